@@ -1,0 +1,646 @@
+//! The init personality: start-up, then one event loop over poll(signalfd, control socket,
+//! timerfd[, probe socket]). Signals and control requests become the same `Action`s.
+
+use crate::args::{self, Config, OnUnhealthy, Parsed};
+use crate::child::{self, Command, Role, SpawnError};
+use crate::ctl::{self, Server, SocketName};
+use crate::exit;
+use crate::health::{BecameUnhealthy, Health};
+use crate::hooks::Hooks;
+use crate::log;
+use crate::proto::{self, Outcome, Reply, Request, State, Verb};
+use crate::reap;
+use crate::sig::Signal;
+use crate::supervise::{AfterExit, KillScope, Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
+use crate::sweep;
+use crate::sys::{self, Args, ExitStatus, Fd, Millis, PollFlags, PollSet, SigMask, SignalInfo, UnixAddr};
+
+/// What a signal or a control request asks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    Reap,
+    Ignore,
+    /// A trapped signal: run the `-r` hook, if any, instead of forwarding.
+    RunHook(Signal),
+    /// Deliver a signal to the program (its group with `-g`).
+    Deliver(Signal),
+    /// A stop signal reached drinit: deliver `deliver` (after rewrite) and end with the program.
+    Shutdown { received: Signal, deliver: Option<Signal> },
+    Start,
+    Stop,
+    Restart,
+}
+
+/// What a control client that is waiting for the program's state will be answered on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    Stopped,
+    Running,
+}
+
+#[derive(Clone, Copy)]
+struct Waiter {
+    to: UnixAddr,
+    verb: Verb,
+    seq: u32,
+    awaiting: Awaiting,
+}
+
+const WAITER_SLOTS: usize = 8;
+
+/// Where a start comes from: decides what a failed start means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A `drinitctl` request: a failure leaves the program stopped and drinit up.
+    Request,
+    /// The restart policy: a failure counts as an exit, with backoff and limit.
+    Policy,
+}
+
+struct Init {
+    config: Config,
+    args: Args,
+    original_mask: SigMask,
+    own_pid: i32,
+    /// PID 1 of its own PID namespace: `kill(-1)` reaches exactly the container.
+    namespace_init: bool,
+    signals: Fd,
+    timer: Fd,
+    armed: Option<Millis>,
+    control: Server,
+    program: Supervisor,
+    hooks: Hooks,
+    health: Health,
+    waiters: [Option<Waiter>; WAITER_SLOTS],
+}
+
+pub fn main(args: Args) -> i32 {
+    // Signals are blocked before anything else: one that arrives during start-up then
+    // waits in the signalfd instead of killing PID 1 with its default action.
+    let original_mask = match sys::block_all_signals() {
+        Ok(mask) => mask,
+        Err(e) => {
+            log::error().text(b"cannot block signals").errno(e).emit();
+            return exit::SYSTEM_ERROR;
+        }
+    };
+    let config = match args::parse(args, &sys::getenv) {
+        Ok(Parsed::Run(config)) => config,
+        Ok(Parsed::Help) => {
+            sys::write_stdio(1, HELP);
+            return 0;
+        }
+        Ok(Parsed::Version) => {
+            print_version();
+            return 0;
+        }
+        Err(e) => {
+            log::error().text(e.what.as_bytes()).text(b": '").text(e.offending).text(b"' (see drinit --help)").emit();
+            return exit::USAGE;
+        }
+    };
+    log::set_verbosity(config.verbosity);
+    match Init::start(config, args, original_mask) {
+        Ok(init) => init.run(),
+        Err(code) => code,
+    }
+}
+
+pub fn print_version() {
+    log::Line::stdout()
+        .text(b"drinit version ")
+        .text(env!("CARGO_PKG_VERSION").as_bytes())
+        .text(b" - git.")
+        .text(env!("DRINIT_GIT_HASH").as_bytes())
+        .emit();
+}
+
+const HELP: &[u8] = b"Usage: drinit [OPTIONS] [--] PROGRAM [ARGS...]
+       drinitctl COMMAND   (or: drinit ctl COMMAND; see drinitctl -h)
+
+Runs PROGRAM as the container's supervised process: forwards signals, reaps zombies,
+exits with PROGRAM's status (128+N if killed by signal N).
+
+  -t, --trap SIG[,SIG]   trap signals (not forwarded); repeatable
+  -r, --run SCRIPT       run SCRIPT SIGNUM when a trapped signal arrives
+  -g                     forward signals to PROGRAM's whole process group
+  -s                     register as child subreaper (automatic when not PID 1)
+  -p SIG                 parent-death signal for drinit itself
+  -e CODE                report PROGRAM's exit code CODE as 0; repeatable
+  -w                     warn when reaping zombies that are not drinit's children
+  -v                     log lifecycle events to stderr (-vv: every signal)
+  --grace SECS           after a stop signal, SIGKILL everything after SECS (0 = never)
+  --stop-signal SIG      signal drinitctl stop/restart send first (default TERM)
+  --rewrite FROM:TO      deliver TO when FROM arrives (TO 0 drops it); repeatable
+  --restart POLICY       never | on-failure | always (default never)
+  --max-restarts N[/S]   give up after N restarts within S seconds (default 5/60)
+  --health-cmd PROG [--health-arg ARG]... | --health-tcp [IP:]PORT | --health-http URL
+  --health-interval S    probe schedule: interval 10, timeout 1, retries 3,
+  --health-timeout S       start period 0 (like a Kubernetes liveness probe)
+  --health-retries N
+  --health-start-period S
+  --on-unhealthy ACTION  restart | exit | none (default restart)
+  --version, -h/--help
+
+Every option has a DRINIT_* environment variable; see the README.
+";
+
+impl Init {
+    /// Start-up: any failure here ends drinit with a documented code, before the program
+    /// exists or right after it failed to start.
+    fn start(config: Config, args: Args, original_mask: SigMask) -> Result<Init, i32> {
+        let own_pid = sys::getpid();
+        let namespace_init = own_pid == 1;
+        if !namespace_init || config.subreaper {
+            match sys::set_child_subreaper() {
+                Ok(()) => log::info().text(b"registered as child subreaper (pid ").num(own_pid as i64).text(b")").emit(),
+                Err(e) => log::error().text(b"cannot become child subreaper; orphans will not be reaped").errno(e).emit(),
+            }
+        }
+        if let Some(signal) = config.parent_death_signal {
+            if let Err(e) = sys::set_parent_death_signal(signal.number()) {
+                log::error().text(b"cannot set the parent-death signal").errno(e).emit();
+                return Err(exit::SYSTEM_ERROR);
+            }
+        }
+        let signals = sys::signalfd(&sys::SigMask::full()).map_err(|e| startup_failure(b"cannot open a signalfd", e))?;
+        let timer = sys::timerfd().map_err(|e| startup_failure(b"cannot open a timerfd", e))?;
+        let name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
+        let control = match Server::bind(name.as_bytes()) {
+            Ok(server) => server,
+            Err(sys::Errno::ADDRINUSE) => {
+                log::error()
+                    .text(b"control socket @")
+                    .text(name.as_bytes())
+                    .text(b" is already in use (another drinit?); set DRINIT_SOCKET to a unique name")
+                    .emit();
+                return Err(exit::SYSTEM_ERROR);
+            }
+            Err(e) => return Err(startup_failure(b"cannot open the control socket", e)),
+        };
+        if !name.derived_from_namespaces && config.socket_name.is_none() && ctl::configured_name().is_none() {
+            log::info().text(b"/proc not mounted: control socket uses the fixed name @").text(name.as_bytes()).emit();
+        } else {
+            log::info().text(b"control socket @").text(name.as_bytes()).emit();
+        }
+        let mut init = Init {
+            health: Health::new(config.health),
+            config,
+            args,
+            original_mask,
+            own_pid,
+            namespace_init,
+            signals,
+            timer,
+            armed: None,
+            control,
+            program: Supervisor::new(),
+            hooks: Hooks::new(),
+            waiters: [None; WAITER_SLOTS],
+        };
+        match init.spawn_program() {
+            Ok(()) => Ok(init),
+            Err(SpawnError::Exec(e)) => Err(exit::for_exec_failure(e)),
+            Err(SpawnError::Resources(_)) => Err(exit::SYSTEM_ERROR),
+        }
+    }
+
+    // ---- From here on drinit is the container's PID 1: it logs errors and carries on.
+    // ---- It exits only through `finish`, when the program has ended for good.
+
+    fn run(mut self) -> ! {
+        loop {
+            self.arm_timer();
+            let (signals, requests, timer, probe) = match self.wait() {
+                Some(ready) => ready,
+                None => continue,
+            };
+            if signals {
+                self.on_signals();
+            }
+            if requests {
+                self.on_requests();
+            }
+            if timer {
+                sys::timerfd_drain(&self.timer);
+                self.on_deadlines();
+            }
+            if probe {
+                let result = self.health.on_socket_ready(sys::now());
+                self.on_probe_result(result);
+            }
+        }
+    }
+
+    /// Blocks in one poll until something is ready; which of (signals, requests, timer,
+    /// probe socket) are.
+    fn wait(&self) -> Option<(bool, bool, bool, bool)> {
+        let mut set = PollSet::<4>::new(&self.signals);
+        let requests = set.add(self.control.fd(), PollFlags::IN);
+        let timer = set.add(&self.timer, PollFlags::IN);
+        let probe = self.health.socket().map(|(fd, events)| set.add(fd, events));
+        if let Err(e) = set.wait() {
+            if e != sys::Errno::INTR {
+                log::error().text(b"poll failed").errno(e).emit();
+            }
+            return None;
+        }
+        Some((set.ready(0), set.ready(requests), set.ready(timer), probe.is_some_and(|i| set.ready(i))))
+    }
+
+    fn arm_timer(&mut self) {
+        let next = [
+            self.program.kill_at.map(|(at, _)| at),
+            self.program.restart_at,
+            self.hooks.next_deadline(),
+            self.health.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if next != self.armed {
+            match sys::timerfd_arm(&self.timer, next) {
+                Ok(()) => self.armed = next,
+                Err(e) => log::error().text(b"cannot arm the timer").errno(e).emit(),
+            }
+        }
+    }
+
+    // ---- Events -------------------------------------------------------------------------
+
+    fn on_signals(&mut self) {
+        let mut infos = [SignalInfo { signal: 0, sender_pid: 0 }; 16];
+        loop {
+            let count = sys::read_signals(&self.signals, &mut infos);
+            if count == 0 {
+                return;
+            }
+            for info in infos.iter().take(count) {
+                let action = self.action_for_signal(*info);
+                self.perform(action);
+            }
+        }
+    }
+
+    fn action_for_signal(&self, info: SignalInfo) -> Action {
+        let Some(signal) = Signal::from_number(info.signal) else { return Action::Ignore };
+        log::debug().text(b"signal ").num(info.signal as i64).text(b" from pid ").num(info.sender_pid as i64).emit();
+        if signal == Signal::CHLD {
+            return Action::Reap;
+        }
+        // PID 1 must never stop; the program gets job-control signals from its terminal.
+        // A signal drinit caused itself (SIGPIPE from logging to a closed stderr) is not
+        // the program's business either.
+        if signal.is_job_control() || info.sender_pid == self.own_pid {
+            return Action::Ignore;
+        }
+        if self.config.traps.contains(signal) {
+            return Action::RunHook(signal);
+        }
+        let deliver = self.config.rewrites.apply(signal);
+        if self.config.is_stop_signal(signal) {
+            return Action::Shutdown { received: signal, deliver };
+        }
+        deliver.map_or(Action::Ignore, Action::Deliver)
+    }
+
+    fn on_requests(&mut self) {
+        // Bounded so a flood of requests cannot starve signal handling.
+        for _ in 0..64 {
+            let Some(incoming) = self.control.receive() else { return };
+            self.on_request(incoming.request, incoming.from);
+        }
+    }
+
+    fn on_request(&mut self, request: Request, from: UnixAddr) {
+        let (outcome, awaiting) = match request.verb {
+            Verb::Status => (Outcome::Done, None),
+            Verb::Health => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Signal => {
+                // Bypasses traps and rewrites: the operator named the signal.
+                let signal = Signal::from_number(request.arg).unwrap_or(Signal::TERM);
+                (self.perform(Action::Deliver(signal)), None)
+            }
+            Verb::Start => (self.perform(Action::Start), Some(Awaiting::Running)),
+            Verb::Stop => (self.perform(Action::Stop), Some(Awaiting::Stopped)),
+            Verb::Restart => (self.perform(Action::Restart), Some(Awaiting::Running)),
+        };
+        let outcome = match (outcome, awaiting) {
+            (Outcome::InProgress, Some(awaiting)) => self.add_waiter(from, request, awaiting),
+            (outcome, _) => outcome,
+        };
+        self.reply(&from, request.verb, request.seq, outcome);
+    }
+
+    fn on_deadlines(&mut self) {
+        let now = sys::now();
+        if let Some((at, scope)) = self.program.kill_at {
+            if at <= now {
+                self.program.kill_at = None;
+                self.kill_program(scope);
+            }
+        }
+        if self.program.restart_at.is_some_and(|at| at <= now) {
+            self.program.restart_at = None;
+            self.start_program(Origin::Policy);
+        }
+        self.hooks.kill_overdue(now);
+        let result = self.health.on_deadline(now, &self.original_mask, self.program.pid);
+        self.on_probe_result(result);
+    }
+
+    fn on_child_exit(&mut self, pid: i32, status: ExitStatus) {
+        if pid == self.program.pid {
+            self.on_program_exit(status);
+        } else if self.hooks.finished(pid, status) {
+        } else if let Some(result) = self.health.on_exit(pid, status, sys::now()) {
+            self.on_probe_result(result);
+        } else {
+            let line = if self.config.warn_foreign_zombies { log::error() } else { log::debug() };
+            line.text(b"reaped zombie pid ").num(pid as i64).emit();
+        }
+    }
+
+    fn on_program_exit(&mut self, status: ExitStatus) {
+        let line = log::info().text(b"program pid ").num(self.program.pid as i64);
+        match status {
+            ExitStatus::Exited(code) => line.text(b" exited with code ").num(code as i64).emit(),
+            ExitStatus::Signaled(signal) => line.text(b" killed by signal ").num(signal as i64).emit(),
+        }
+        self.health.program_stopped();
+        let was_stopping = self.program.state == State::Stopping;
+        let after = self.program.exited(status, sys::now(), &self.config);
+        if was_stopping {
+            self.answer_waiters(Awaiting::Stopped, Outcome::Done);
+        }
+        match after {
+            AfterExit::Exit(code) => self.finish(code),
+            AfterExit::StayStopped => {}
+            AfterExit::StartNow => self.start_program(Origin::Policy),
+            AfterExit::StartRequested => self.start_program(Origin::Request),
+            AfterExit::StartLater => {
+                log::info().text(b"restarting in ").num(self.program.restart_at.unwrap_or(0).saturating_sub(sys::now()) as i64).text(b" ms").emit();
+            }
+        }
+    }
+
+    fn on_probe_result(&mut self, result: Option<BecameUnhealthy>) {
+        if result.is_none() || self.program.state != State::Running {
+            return;
+        }
+        log::error().text(b"program is unhealthy").emit();
+        match self.config.health.on_unhealthy {
+            OnUnhealthy::Nothing => {}
+            OnUnhealthy::Restart => {
+                self.stop_program(ThenStart::Yes { counted: true });
+            }
+            OnUnhealthy::Exit => {
+                self.program.exit_override = Some(exit::UNHEALTHY);
+                self.program.shutting_down = true;
+                self.stop_program(ThenStart::No);
+            }
+        }
+    }
+
+    // ---- Actions ------------------------------------------------------------------------
+
+    /// Carries out one action; control requests get its outcome as their answer.
+    fn perform(&mut self, action: Action) -> Outcome {
+        match action {
+            Action::Reap => {
+                reap::reap_all(|pid, status| self.on_child_exit(pid, status));
+                Outcome::Done
+            }
+            Action::Ignore => Outcome::Done,
+            Action::RunHook(signal) => {
+                log::info().text(b"trapped ").signal(signal).emit();
+                if let Some(script) = self.config.hook {
+                    self.hooks.start(script, signal, self.program.pid, &self.original_mask, sys::now());
+                }
+                Outcome::Done
+            }
+            Action::Deliver(signal) => self.deliver(signal),
+            Action::Shutdown { received, deliver } => {
+                if !self.program.is_alive() {
+                    log::info().text(b"stop signal with no program running: exiting").emit();
+                    self.finish(exit::SIGNAL_BASE + received.number());
+                }
+                if let Some(signal) = deliver {
+                    self.program.shutting_down = true;
+                    self.deliver(signal);
+                    if self.config.grace_secs > 0 {
+                        self.program.arm_kill(sys::now(), self.config.grace_secs, KillScope::Everything);
+                    }
+                }
+                Outcome::Done
+            }
+            Action::Start => match self.program.state {
+                State::Running => Outcome::Done,
+                State::Stopping => {
+                    self.program.then_start = ThenStart::Yes { counted: false };
+                    Outcome::InProgress
+                }
+                State::Stopped | State::Restarting | State::Exited => self.start_now(),
+            },
+            Action::Stop => match self.program.state {
+                State::Running => self.stop_program(ThenStart::No),
+                State::Stopping => {
+                    self.program.then_start = ThenStart::No;
+                    Outcome::InProgress
+                }
+                State::Restarting => {
+                    self.program.restart_at = None;
+                    self.program.state = State::Stopped;
+                    Outcome::Done
+                }
+                State::Stopped | State::Exited => Outcome::Done,
+            },
+            Action::Restart => match self.program.state {
+                State::Running => self.stop_program(ThenStart::Yes { counted: false }),
+                State::Stopping => {
+                    self.program.then_start = ThenStart::Yes { counted: false };
+                    Outcome::InProgress
+                }
+                State::Stopped | State::Restarting | State::Exited => self.start_now(),
+            },
+        }
+    }
+
+    fn start_now(&mut self) -> Outcome {
+        self.start_program(Origin::Request);
+        if self.program.state == State::Running { Outcome::Done } else { Outcome::Failed }
+    }
+
+    /// Sends the stop signal and arms the SIGKILL deadline (`--grace`, or 10 s).
+    fn stop_program(&mut self, then: ThenStart) -> Outcome {
+        let timeout = self.stop_timeout_secs();
+        self.program.stopping(sys::now(), timeout, KillScope::Group, then);
+        self.deliver(self.config.stop_signal);
+        Outcome::InProgress
+    }
+
+    fn stop_timeout_secs(&self) -> u32 {
+        if self.config.grace_secs > 0 { self.config.grace_secs } else { DEFAULT_STOP_TIMEOUT_SECS }
+    }
+
+    fn deliver(&mut self, signal: Signal) -> Outcome {
+        if !self.program.is_alive() {
+            log::debug().text(b"no program to deliver signal ").num(signal.number() as i64).text(b" to").emit();
+            return Outcome::Failed;
+        }
+        let result = if self.config.kill_group {
+            sys::kill_process_group(self.program.pid, signal.number())
+        } else {
+            sys::kill_process(self.program.pid, signal.number())
+        };
+        match result {
+            Ok(()) => {
+                log::debug().text(b"delivered ").signal(signal).text(b" to pid ").num(self.program.pid as i64).emit();
+                Outcome::Done
+            }
+            Err(e) => {
+                log::debug().text(b"cannot deliver signal ").num(signal.number() as i64).errno(e).emit();
+                Outcome::Failed
+            }
+        }
+    }
+
+    /// The SIGKILL deadline passed with the program still alive.
+    fn kill_program(&mut self, scope: KillScope) {
+        if !self.program.is_alive() {
+            return;
+        }
+        log::info().text(b"grace period over: SIGKILL").emit();
+        // ESRCH: the group is already gone; the exit is on its way through SIGCHLD.
+        let _ = sys::kill_process_group(self.program.pid, Signal::KILL.number());
+        let _ = sys::kill_process(self.program.pid, Signal::KILL.number());
+        if scope == KillScope::Everything {
+            self.kill_descendants();
+        }
+    }
+
+    /// SIGKILL every process drinit is responsible for: the whole namespace when drinit
+    /// is its PID 1, otherwise only drinit's own descendants.
+    fn kill_descendants(&self) {
+        if self.namespace_init {
+            let _ = sys::kill_everything_in_namespace(Signal::KILL.number());
+        } else {
+            sweep::kill_descendants_of(self.own_pid, Signal::KILL.number());
+        }
+    }
+
+    fn spawn_program(&mut self) -> Result<(), SpawnError> {
+        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: &[], role: Role::Program };
+        let now = sys::now();
+        match child::spawn(&command, &self.original_mask) {
+            Ok(pid) => {
+                log::info().text(b"started ").text(self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes())).text(b" as pid ").num(pid as i64).emit();
+                self.program.started(pid, now);
+                self.health.program_started(now);
+                self.answer_waiters(Awaiting::Running, Outcome::Done);
+                Ok(())
+            }
+            Err(e) => {
+                let program = self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes());
+                match e {
+                    SpawnError::Exec(errno) => log::error().text(b"cannot run ").text(program).errno(errno).emit(),
+                    SpawnError::Resources(errno) => log::error().text(b"cannot start ").text(program).text(b" (fork)").errno(errno).emit(),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn start_program(&mut self, origin: Origin) {
+        let Err(e) = self.spawn_program() else { return };
+        let code = match e {
+            SpawnError::Exec(errno) => exit::for_exec_failure(errno),
+            SpawnError::Resources(_) => exit::SYSTEM_ERROR,
+        } as u8;
+        match origin {
+            Origin::Request => {
+                self.program.state = State::Stopped;
+                self.program.last_status = Some(ExitStatus::Exited(code));
+                self.answer_waiters(Awaiting::Running, Outcome::Failed);
+            }
+            Origin::Policy => match self.program.start_failed(code, sys::now(), &self.config) {
+                AfterExit::Exit(code) => self.finish(code),
+                // The backoff makes every later attempt wait (first restart: 1 s).
+                AfterExit::StartNow | AfterExit::StartRequested => {
+                    self.program.state = State::Restarting;
+                    self.program.restart_at = Some(sys::now() + 1000);
+                }
+                AfterExit::StayStopped | AfterExit::StartLater => {}
+            },
+        }
+    }
+
+    /// drinit ends: the program has ended for good (or never ran again).
+    fn finish(&mut self, code: i32) -> ! {
+        self.answer_waiters(Awaiting::Running, Outcome::Failed);
+        self.answer_waiters(Awaiting::Stopped, Outcome::Done);
+        // As PID 1 the kernel takes the remaining processes with us. As a subreaper we
+        // leave them, unless --grace asked for everything to be gone.
+        if self.program.shutting_down && self.config.grace_secs > 0 && !self.namespace_init {
+            self.kill_descendants();
+        }
+        log::info().text(b"exiting with code ").num(code as i64).emit();
+        sys::exit_now(code)
+    }
+
+    // ---- Control replies ----------------------------------------------------------------
+
+    fn is_healthy(&self) -> bool {
+        self.program.state == State::Running && self.health.verdict != proto::Health::Unhealthy
+    }
+
+    fn add_waiter(&mut self, to: UnixAddr, request: Request, awaiting: Awaiting) -> Outcome {
+        match self.waiters.iter_mut().find(|w| w.is_none()) {
+            Some(slot) => {
+                *slot = Some(Waiter { to, verb: request.verb, seq: request.seq, awaiting });
+                Outcome::InProgress
+            }
+            None => Outcome::Busy,
+        }
+    }
+
+    fn answer_waiters(&mut self, settled: Awaiting, outcome: Outcome) {
+        for slot in 0..WAITER_SLOTS {
+            let Some(Some(waiter)) = self.waiters.get(slot).copied() else { continue };
+            if waiter.awaiting == settled {
+                if let Some(s) = self.waiters.get_mut(slot) {
+                    *s = None;
+                }
+                self.reply(&waiter.to, waiter.verb, waiter.seq, outcome);
+            }
+        }
+    }
+
+    fn reply(&self, to: &UnixAddr, verb: Verb, seq: u32, outcome: Outcome) {
+        self.control.reply(to, &Reply { verb, outcome, seq, status: self.status() });
+    }
+
+    fn status(&self) -> proto::Status {
+        let now = sys::now();
+        let alive = self.program.is_alive();
+        proto::Status {
+            state: self.program.state,
+            pid: self.program.pid,
+            uptime_secs: if alive { (now.saturating_sub(self.program.started_at) / 1000) as u32 } else { 0 },
+            restarts: self.program.restarts,
+            last_status: exit::wire_status(self.program.last_status),
+            health: self.health.verdict,
+            consecutive_failures: self.health.consecutive_failures,
+            rejected_requests: self.control.rejected,
+            stop_timeout_secs: self.stop_timeout_secs(),
+            next_restart_ms: self.program.restart_at.map_or(0, |at| at.saturating_sub(now).min(u32::MAX as u64) as u32),
+            last_probe_age_secs: self.health.last_result.map_or(u32::MAX, |(at, _)| (now.saturating_sub(at) / 1000) as u32),
+            last_probe_ok: self.health.last_result.is_some_and(|(_, ok)| ok),
+        }
+    }
+}
+
+fn startup_failure(what: &[u8], e: sys::Errno) -> i32 {
+    log::error().text(what).errno(e).emit();
+    exit::SYSTEM_ERROR
+}

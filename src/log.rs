@@ -1,0 +1,148 @@
+//! One logger: stderr only, unbuffered, one `write` per line so lines from drinit, its
+//! hooks and the program do not interleave mid-line. No allocation, errno untouched
+//! (the write is a raw syscall).
+
+use crate::sys;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// How much drinit says: 0 errors only, 1 lifecycle events, 2 every signal and reap.
+/// A global because every module logs, including the forked child before exec.
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_verbosity(level: u8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> u8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// One line of output, built in a fixed buffer and written at once by `emit`.
+/// Text past the buffer is cut, never an error.
+pub struct Line {
+    buf: [u8; 512],
+    len: usize,
+    fd: i32,
+    enabled: bool,
+}
+
+impl Line {
+    fn new(fd: i32, enabled: bool, prefix: &[u8]) -> Line {
+        Line { buf: [0; 512], len: 0, fd, enabled }.text(prefix)
+    }
+
+    /// Plain output to stdout (the control client's answers).
+    pub fn stdout() -> Line {
+        Line::new(1, true, b"")
+    }
+
+    pub fn text(mut self, s: &[u8]) -> Line {
+        if self.enabled {
+            // Keep one byte free for the newline `emit` adds.
+            let room = self.buf.len() - 1;
+            for &b in s {
+                match self.buf.get_mut(self.len) {
+                    Some(slot) if self.len < room => {
+                        *slot = b;
+                        self.len += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        self
+    }
+
+    pub fn num(self, n: i64) -> Line {
+        let mut digits = [0u8; 20];
+        self.text(format_i64(n, &mut digits))
+    }
+
+    /// `TERM` for named signals, the number for realtime ones.
+    pub fn signal(self, signal: crate::sig::Signal) -> Line {
+        match signal.name() {
+            Some(name) => self.text(b"SIG").text(name),
+            None => self.num(signal.number() as i64),
+        }
+    }
+
+    pub fn errno(self, e: sys::Errno) -> Line {
+        self.text(b" (").text(e.name()).text(b")")
+    }
+
+    pub fn emit(mut self) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b'\n';
+            self.len += 1;
+        }
+        sys::write_stdio(self.fd, self.buf.get(..self.len).unwrap_or(&[]));
+    }
+}
+
+/// A problem drinit reports whatever the verbosity.
+pub fn error() -> Line {
+    Line::new(2, true, b"drinit: ")
+}
+
+/// A lifecycle event (start, exit, restart, hook), shown with `-v`.
+pub fn info() -> Line {
+    Line::new(2, verbosity() >= 1, b"drinit: ")
+}
+
+/// Every signal and reap, shown with `-vv`.
+pub fn debug() -> Line {
+    Line::new(2, verbosity() >= 2, b"drinit: ")
+}
+
+/// The control client's messages.
+pub fn client_error() -> Line {
+    Line::new(2, true, b"drinitctl: ")
+}
+
+/// Formats `n` in decimal into `out`, returning the digits (with a leading '-').
+pub fn format_i64(n: i64, out: &mut [u8; 20]) -> &[u8] {
+    // Work in u64 so i64::MIN's magnitude fits.
+    let mut magnitude = n.unsigned_abs();
+    let mut start = out.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = out.get_mut(start) {
+            *slot = b'0' + (magnitude % 10) as u8;
+        }
+        magnitude /= 10;
+        if magnitude == 0 || start == 1 {
+            break;
+        }
+    }
+    if n < 0 && start > 0 {
+        start -= 1;
+        if let Some(slot) = out.get_mut(start) {
+            *slot = b'-';
+        }
+    }
+    out.get(start..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_std() {
+        let cases = [0, 1, -1, 9, 10, -10, 42, 255, 65535, -123456789, i32::MIN as i64, i32::MAX as i64, i64::MAX, i64::MIN];
+        for n in cases {
+            let mut buf = [0u8; 20];
+            assert_eq!(format_i64(n, &mut buf), format!("{n}").as_bytes(), "formatting {n}");
+        }
+    }
+
+    #[test]
+    fn line_truncates_instead_of_overflowing() {
+        let long = [b'x'; 2000];
+        let line = Line::new(2, true, b"").text(&long);
+        assert_eq!(line.len, 511);
+    }
+}

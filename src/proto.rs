@@ -1,0 +1,336 @@
+//! The control protocol: small fixed binary frames shared by drinit and drinitctl.
+//! Pure functions over byte slices: no I/O, no allocation, never a panic on any input.
+
+/// Identifies a drinit frame, and the protocol version inside it.
+pub const MAGIC: [u8; 4] = *b"DRNT";
+pub const VERSION: u8 = 1;
+pub const REQUEST_LEN: usize = 16;
+pub const REPLY_LEN: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verb {
+    Status = 1,
+    Health = 2,
+    Start = 3,
+    Stop = 4,
+    Restart = 5,
+    Signal = 6,
+}
+
+impl Verb {
+    fn from_byte(b: u8) -> Option<Verb> {
+        Some(match b {
+            1 => Verb::Status,
+            2 => Verb::Health,
+            3 => Verb::Start,
+            4 => Verb::Stop,
+            5 => Verb::Restart,
+            6 => Verb::Signal,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Request {
+    pub verb: Verb,
+    /// The signal number for `Verb::Signal`, 0 otherwise.
+    pub arg: i32,
+    /// Echoed in the reply so a client can tell its answer from a stale one.
+    pub seq: u32,
+}
+
+/// Why a datagram was dropped (each reason counts as one rejected request).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Malformed {
+    Length,
+    Magic,
+    Version,
+    Verb,
+    Argument,
+}
+
+pub fn encode_request(r: &Request) -> [u8; REQUEST_LEN] {
+    let mut f = [0u8; REQUEST_LEN];
+    put(&mut f, 0, &MAGIC);
+    put(&mut f, 4, &[VERSION, r.verb as u8, 0, 0]);
+    put(&mut f, 8, &r.arg.to_le_bytes());
+    put(&mut f, 12, &r.seq.to_le_bytes());
+    f
+}
+
+pub fn decode_request(frame: &[u8]) -> Result<Request, Malformed> {
+    let frame: &[u8; REQUEST_LEN] = frame.try_into().map_err(|_| Malformed::Length)?;
+    let [m0, m1, m2, m3, version, verb, r0, r1, a0, a1, a2, a3, s0, s1, s2, s3] = *frame;
+    if [m0, m1, m2, m3] != MAGIC {
+        return Err(Malformed::Magic);
+    }
+    if version != VERSION {
+        return Err(Malformed::Version);
+    }
+    let verb = Verb::from_byte(verb).ok_or(Malformed::Verb)?;
+    let arg = i32::from_le_bytes([a0, a1, a2, a3]);
+    let arg_ok = match verb {
+        Verb::Signal => (1..=64).contains(&arg),
+        _ => arg == 0,
+    };
+    if !arg_ok || r0 != 0 || r1 != 0 {
+        return Err(Malformed::Argument);
+    }
+    Ok(Request { verb, arg, seq: u32::from_le_bytes([s0, s1, s2, s3]) })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    Done = 0,
+    Failed = 1,
+    /// Accepted and under way (a stop waiting for the program); the final answer follows.
+    InProgress = 2,
+    /// Too many requests are already waiting.
+    Busy = 3,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum State {
+    Running = 0,
+    Stopping = 1,
+    Stopped = 2,
+    Restarting = 3,
+    Exited = 4,
+}
+
+impl State {
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            State::Running => b"running",
+            State::Stopping => b"stopping",
+            State::Stopped => b"stopped",
+            State::Restarting => b"restarting",
+            State::Exited => b"exited",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Health {
+    /// No probe configured: healthy means running.
+    None = 0,
+    /// Inside the start period, or no probe has finished yet.
+    Starting = 1,
+    Healthy = 2,
+    Unhealthy = 3,
+}
+
+impl Health {
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Health::None => b"none",
+            Health::Starting => b"starting",
+            Health::Healthy => b"healthy",
+            Health::Unhealthy => b"unhealthy",
+        }
+    }
+}
+
+/// Everything `drinitctl status` shows, as drinit knows it at the moment of the reply.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Status {
+    pub state: State,
+    /// 0 when no program is running.
+    pub pid: i32,
+    pub uptime_secs: u32,
+    pub restarts: u32,
+    /// -1 none yet; 0..=255 the exit code; 256 + N killed by signal N.
+    pub last_status: i32,
+    pub health: Health,
+    pub consecutive_failures: u32,
+    pub rejected_requests: u32,
+    /// How long a stop may take before the SIGKILL (the client waits that long).
+    pub stop_timeout_secs: u32,
+    /// Milliseconds until the next restart attempt, 0 when none is scheduled.
+    pub next_restart_ms: u32,
+    /// Seconds since the last probe finished, u32::MAX when none has.
+    pub last_probe_age_secs: u32,
+    pub last_probe_ok: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Reply {
+    pub verb: Verb,
+    pub outcome: Outcome,
+    pub seq: u32,
+    pub status: Status,
+}
+
+pub fn encode_reply(r: &Reply) -> [u8; REPLY_LEN] {
+    let s = &r.status;
+    let mut f = [0u8; REPLY_LEN];
+    put(&mut f, 0, &MAGIC);
+    put(&mut f, 4, &[VERSION, r.verb as u8, r.outcome as u8, s.state as u8]);
+    put(&mut f, 8, &r.seq.to_le_bytes());
+    put(&mut f, 12, &s.pid.to_le_bytes());
+    put(&mut f, 16, &s.uptime_secs.to_le_bytes());
+    put(&mut f, 20, &s.restarts.to_le_bytes());
+    put(&mut f, 24, &s.last_status.to_le_bytes());
+    put(&mut f, 28, &[s.health as u8, s.last_probe_ok as u8, 0, 0]);
+    put(&mut f, 32, &s.consecutive_failures.to_le_bytes());
+    put(&mut f, 36, &s.rejected_requests.to_le_bytes());
+    put(&mut f, 40, &s.stop_timeout_secs.to_le_bytes());
+    put(&mut f, 44, &s.next_restart_ms.to_le_bytes());
+    put(&mut f, 48, &s.last_probe_age_secs.to_le_bytes());
+    f
+}
+
+pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
+    let f: &[u8; REPLY_LEN] = frame.try_into().map_err(|_| Malformed::Length)?;
+    if f[..4] != MAGIC {
+        return Err(Malformed::Magic);
+    }
+    if f[4] != VERSION {
+        return Err(Malformed::Version);
+    }
+    let verb = Verb::from_byte(f[5]).ok_or(Malformed::Verb)?;
+    let outcome = match f[6] {
+        0 => Outcome::Done,
+        1 => Outcome::Failed,
+        2 => Outcome::InProgress,
+        3 => Outcome::Busy,
+        _ => return Err(Malformed::Argument),
+    };
+    let state = match f[7] {
+        0 => State::Running,
+        1 => State::Stopping,
+        2 => State::Stopped,
+        3 => State::Restarting,
+        4 => State::Exited,
+        _ => return Err(Malformed::Argument),
+    };
+    let health = match f[28] {
+        0 => Health::None,
+        1 => Health::Starting,
+        2 => Health::Healthy,
+        3 => Health::Unhealthy,
+        _ => return Err(Malformed::Argument),
+    };
+    let u32_at = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+    Ok(Reply {
+        verb,
+        outcome,
+        seq: u32_at(8),
+        status: Status {
+            state,
+            pid: u32_at(12) as i32,
+            uptime_secs: u32_at(16),
+            restarts: u32_at(20),
+            last_status: u32_at(24) as i32,
+            health,
+            last_probe_ok: f[29] != 0,
+            consecutive_failures: u32_at(32),
+            rejected_requests: u32_at(36),
+            stop_timeout_secs: u32_at(40),
+            next_restart_ms: u32_at(44),
+            last_probe_age_secs: u32_at(48),
+        },
+    })
+}
+
+fn put(frame: &mut [u8], at: usize, bytes: &[u8]) {
+    if let Some(dst) = frame.get_mut(at..at + bytes.len()) {
+        dst.copy_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            state: State::Restarting,
+            pid: 4242,
+            uptime_secs: 7,
+            restarts: 3,
+            last_status: 256 + 9,
+            health: Health::Unhealthy,
+            consecutive_failures: 2,
+            rejected_requests: 10_000,
+            stop_timeout_secs: 10,
+            next_restart_ms: 1500,
+            last_probe_age_secs: u32::MAX,
+            last_probe_ok: true,
+        }
+    }
+
+    #[test]
+    fn request_round_trips() {
+        for verb in [Verb::Status, Verb::Health, Verb::Start, Verb::Stop, Verb::Restart] {
+            let r = Request { verb, arg: 0, seq: 77 };
+            assert_eq!(decode_request(&encode_request(&r)), Ok(r));
+        }
+        let r = Request { verb: Verb::Signal, arg: 15, seq: u32::MAX };
+        assert_eq!(decode_request(&encode_request(&r)), Ok(r));
+    }
+
+    #[test]
+    fn reply_round_trips() {
+        let r = Reply { verb: Verb::Status, outcome: Outcome::InProgress, seq: 9, status: status() };
+        assert_eq!(decode_reply(&encode_reply(&r)), Ok(r));
+    }
+
+    #[test]
+    fn malformed_requests_are_named() {
+        let good = encode_request(&Request { verb: Verb::Stop, arg: 0, seq: 1 });
+        assert_eq!(decode_request(&[]), Err(Malformed::Length));
+        assert_eq!(decode_request(&good[..15]), Err(Malformed::Length));
+        assert_eq!(decode_request(&[0u8; 17]), Err(Malformed::Length));
+        assert_eq!(decode_request(&[0u8; 65536]), Err(Malformed::Length));
+        let mut bad = good;
+        bad[0] = b'X';
+        assert_eq!(decode_request(&bad), Err(Malformed::Magic));
+        let mut bad = good;
+        bad[4] = 2;
+        assert_eq!(decode_request(&bad), Err(Malformed::Version));
+        let mut bad = good;
+        bad[5] = 99;
+        assert_eq!(decode_request(&bad), Err(Malformed::Verb));
+        let mut bad = good;
+        bad[8] = 1;
+        assert_eq!(decode_request(&bad), Err(Malformed::Argument));
+        let sig = encode_request(&Request { verb: Verb::Signal, arg: 65, seq: 1 });
+        assert_eq!(decode_request(&sig), Err(Malformed::Argument));
+        let sig = encode_request(&Request { verb: Verb::Signal, arg: 0, seq: 1 });
+        assert_eq!(decode_request(&sig), Err(Malformed::Argument));
+    }
+
+    /// Property test: a million random frames (random lengths, and valid frames with random
+    /// bytes flipped) never panic, and whatever decodes re-encodes to the same bytes.
+    #[test]
+    fn fuzz_decoders_with_random_bytes() {
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut buf = [0u8; 80];
+        for round in 0..1_000_000u32 {
+            let len = if round % 2 == 0 { REQUEST_LEN } else { (next() % 81) as usize };
+            if round % 3 == 0 {
+                buf[..REQUEST_LEN].copy_from_slice(&encode_request(&Request { verb: Verb::Signal, arg: 15, seq: round }));
+                let i = (next() % REQUEST_LEN as u64) as usize;
+                buf[i] = next() as u8;
+            } else {
+                for b in buf.iter_mut().take(len) {
+                    *b = next() as u8;
+                }
+            }
+            if let Ok(r) = decode_request(&buf[..len]) {
+                assert_eq!(&encode_request(&r)[..], &buf[..len]);
+            }
+            if let Ok(r) = decode_reply(&buf[..len.min(REPLY_LEN)]) {
+                let _ = encode_reply(&r);
+            }
+        }
+    }
+}
