@@ -167,7 +167,7 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
         }
         if let Some(long) = bytes.strip_prefix(b"--") {
             let (name, inline) = match long.iter().position(|&c| c == b'=') {
-                Some(eq) => (long.get(..eq).unwrap_or(&[]), Some(tail(arg, 2 + eq + 1))),
+                Some(eq) => (long.get(..eq).unwrap_or(&[]), Some(crate::sys::cstr_tail(arg, 2 + eq + 1))),
                 None => (long, None),
             };
             match name {
@@ -206,7 +206,7 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
                     _ => return Err(usage("unknown option", bytes)),
                 };
                 let value = if at < bytes.len() {
-                    tail(arg, at)
+                    crate::sys::cstr_tail(arg, at)
                 } else {
                     index += 1;
                     args.get(index).ok_or(usage("option needs a value", bytes))?
@@ -226,10 +226,6 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
     Ok(Parsed::Run(config))
 }
 
-/// The rest of a C string from byte `from` on, still NUL-terminated.
-fn tail(arg: &'static CStr, from: usize) -> &'static CStr {
-    arg.to_bytes_with_nul().get(from..).and_then(|rest| CStr::from_bytes_with_nul(rest).ok()).unwrap_or(c"")
-}
 
 #[derive(Clone, Copy)]
 enum Opt {

@@ -147,7 +147,7 @@ pub fn number_variable<'a>(buf: &'a mut [u8; 40], name: &[u8], value: i64) -> &'
     if let Some(slot) = buf.get_mut(len) {
         *slot = 0;
     }
-    CStr::from_bytes_until_nul(buf).unwrap_or(c"")
+    sys::cstr_until_nul(buf)
 }
 
 #[cfg(test)]

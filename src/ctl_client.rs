@@ -27,19 +27,13 @@ enum Parsed {
 }
 
 const HELP: &[u8] = b"Usage: drinitctl [--timeout SECS] [-r SCRIPT] COMMAND
-Controls the drinit of this container (same PID and mount namespace, or DRINIT_SOCKET).
-
-  status [--json]   state, pid, uptime, restarts, last exit, health
-  health            exit 0 if the program runs and its probe passes, else 1
-  start             start the program if it is stopped          (seed form: -c 1)
-  stop              stop it; drinit stays up                    (seed form: -c 2)
-  restart           stop, then start                            (seed form: -c 3)
-  signal SIG        send SIG to the program, bypassing traps    (seed form: -s SIG)
-  -r SCRIPT         after the command succeeds, exec SCRIPT
-  --timeout SECS    give up waiting after SECS (default 10; a stop also waits out its grace)
-  --version, -h
-
-Exit: 0 done, 1 failed or drinit unreachable, 2 usage error (never for health).
+ status [--json]  state, pid, uptime, restarts, last exit, health
+ health           exit 0 if running and the probe passes, else 1
+ start | stop | restart   (seed forms: -c 1 | -c 2 | -c 3)
+ signal SIG       send SIG to the program, bypassing traps (-s SIG)
+ -r SCRIPT        exec SCRIPT after the command succeeded
+ --timeout SECS   wait at most SECS (10) plus a stop's grace
+Exit: 0 done, 1 failed or unreachable, 2 usage (never for health).
 ";
 
 pub fn main(args: Args) -> i32 {
@@ -85,7 +79,7 @@ fn parse(args: Args) -> ParseResult {
     let value = |index: &mut usize, arg: &'static CStr, attached_from: Option<usize>| -> Result<&'static CStr, (&'static [u8], &'static [u8])> {
         let bytes = arg.to_bytes_with_nul();
         if let Some(from) = attached_from.filter(|&from| from + 1 < bytes.len()) {
-            return bytes.get(from..).and_then(|b| CStr::from_bytes_with_nul(b).ok()).ok_or((b"bad option", arg.to_bytes()));
+            return Ok(sys::cstr_tail(arg, from));
         }
         *index += 1;
         args.get(*index).ok_or((b"option needs a value", arg.to_bytes()))
@@ -225,7 +219,8 @@ fn report(reply: &Reply, json: bool, socket: &[u8]) -> i32 {
         Verb::Stop if !failed => Line::stdout().text(b"stopped").emit(),
         Verb::Signal if !failed => {}
         _ => {
-            let line = log::client_error().text(b"failed: program is ").text(s.state.name());
+            let mut line = log::client_error();
+            line.text(b"failed: program is ").text(s.state.name());
             match s.last_status {
                 code @ 0..=255 => line.text(b", last exit code ").num(code as i64).emit(),
                 signal @ 256.. => line.text(b", last killed by signal ").num((signal - 256) as i64).emit(),
@@ -241,7 +236,8 @@ fn print_status(s: &proto::Status) {
     Line::stdout().text(b"pid:         ").num(s.pid as i64).emit();
     Line::stdout().text(b"uptime:      ").num(s.uptime_secs as i64).text(b" s").emit();
     Line::stdout().text(b"restarts:    ").num(s.restarts as i64).emit();
-    let last = Line::stdout().text(b"last exit:   ");
+    let mut last = Line::stdout();
+    last.text(b"last exit:   ");
     match s.last_status {
         code @ 0..=255 => last.text(b"code ").num(code as i64).emit(),
         signal @ 256.. => last.text(b"signal ").num((signal - 256) as i64).emit(),
@@ -261,32 +257,23 @@ fn print_json(s: &proto::Status, socket: &[u8]) {
         n @ 256.. => (-1, (n - 256) as i64),
         _ => (-1, -1),
     };
-    let line = Line::stdout()
-        .text(b"{\"state\":\"")
-        .text(s.state.name())
-        .text(b"\",\"pid\":")
-        .num(s.pid as i64)
-        .text(b",\"uptime\":")
-        .num(s.uptime_secs as i64)
-        .text(b",\"restarts\":")
-        .num(s.restarts as i64);
-    let line = optional(line.text(b",\"last_exit_code\":"), code);
-    let line = optional(line.text(b",\"last_signal\":"), signal);
-    let line = line
-        .text(b",\"health\":\"")
-        .text(s.health.name())
-        .text(b"\",\"consecutive_failures\":")
-        .num(s.consecutive_failures as i64)
-        .text(b",\"rejected_requests\":")
-        .num(s.rejected_requests as i64)
-        .text(b",\"next_restart_ms\":")
-        .num(s.next_restart_ms as i64);
+    let mut line = Line::stdout();
+    line.text(b"{\"state\":\"").text(s.state.name());
+    line.text(b"\",\"pid\":").num(s.pid as i64);
+    line.text(b",\"uptime\":").num(s.uptime_secs as i64);
+    line.text(b",\"restarts\":").num(s.restarts as i64);
+    optional(line.text(b",\"last_exit_code\":"), code);
+    optional(line.text(b",\"last_signal\":"), signal);
+    line.text(b",\"health\":\"").text(s.health.name());
+    line.text(b"\",\"consecutive_failures\":").num(s.consecutive_failures as i64);
+    line.text(b",\"rejected_requests\":").num(s.rejected_requests as i64);
+    line.text(b",\"next_restart_ms\":").num(s.next_restart_ms as i64);
     let age = if s.last_probe_age_secs == u32::MAX { -1 } else { s.last_probe_age_secs as i64 };
-    let line = optional(line.text(b",\"last_probe_age\":"), age);
-    let line = line.text(b",\"last_probe_ok\":").text(if age < 0 { b"null" } else if s.last_probe_ok { b"true" } else { b"false" });
-    let mut line = line.text(b",\"socket\":\"");
+    optional(line.text(b",\"last_probe_age\":"), age);
+    line.text(b",\"last_probe_ok\":").text(if age < 0 { b"null" } else if s.last_probe_ok { b"true" } else { b"false" });
+    line.text(b",\"socket\":\"");
     for &b in socket {
-        line = match b {
+        match b {
             b'"' => line.text(b"\\\""),
             b'\\' => line.text(b"\\\\"),
             0x20..=0x7e => line.text(&[b]),
@@ -296,8 +283,12 @@ fn print_json(s: &proto::Status, socket: &[u8]) {
     line.text(b"\"}").emit();
 }
 
-fn optional(line: Line, value: i64) -> Line {
-    if value < 0 { line.text(b"null") } else { line.num(value) }
+fn optional(line: &mut Line, value: i64) {
+    if value < 0 {
+        line.text(b"null");
+    } else {
+        line.num(value);
+    }
 }
 
 fn hex(nibble: u8) -> u8 {

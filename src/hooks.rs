@@ -62,7 +62,8 @@ impl Hooks {
         for slot in self.running.iter_mut() {
             if slot.is_some_and(|h| h.pid == pid) {
                 *slot = None;
-                let line = log::info().text(b"hook pid ").num(pid as i64);
+                let mut line = log::info();
+                line.text(b"hook pid ").num(pid as i64);
                 match status {
                     sys::ExitStatus::Exited(code) => line.text(b" exited with ").num(code as i64).emit(),
                     sys::ExitStatus::Signaled(sig) => line.text(b" killed by signal ").num(sig as i64).emit(),

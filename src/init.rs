@@ -115,34 +115,28 @@ pub fn print_version() {
         .emit();
 }
 
-const HELP: &[u8] = b"Usage: drinit [OPTIONS] [--] PROGRAM [ARGS...]
-       drinitctl COMMAND   (or: drinit ctl COMMAND; see drinitctl -h)
-
-Runs PROGRAM as the container's supervised process: forwards signals, reaps zombies,
-exits with PROGRAM's status (128+N if killed by signal N).
-
-  -t, --trap SIG[,SIG]   trap signals (not forwarded); repeatable
-  -r, --run SCRIPT       run SCRIPT SIGNUM when a trapped signal arrives
-  -g                     forward signals to PROGRAM's whole process group
-  -s                     register as child subreaper (automatic when not PID 1)
-  -p SIG                 parent-death signal for drinit itself
-  -e CODE                report PROGRAM's exit code CODE as 0; repeatable
-  -w                     warn when reaping zombies that are not drinit's children
-  -v                     log lifecycle events to stderr (-vv: every signal)
-  --grace SECS           after a stop signal, SIGKILL everything after SECS (0 = never)
-  --stop-signal SIG      signal drinitctl stop/restart send first (default TERM)
-  --rewrite FROM:TO      deliver TO when FROM arrives (TO 0 drops it); repeatable
-  --restart POLICY       never | on-failure | always (default never)
-  --max-restarts N[/S]   give up after N restarts within S seconds (default 5/60)
-  --health-cmd PROG [--health-arg ARG]... | --health-tcp [IP:]PORT | --health-http URL
-  --health-interval S    probe schedule: interval 10, timeout 1, retries 3,
-  --health-timeout S       start period 0 (like a Kubernetes liveness probe)
-  --health-retries N
-  --health-start-period S
-  --on-unhealthy ACTION  restart | exit | none (default restart)
-  --version, -h/--help
-
-Every option has a DRINIT_* environment variable; see the README.
+const HELP: &[u8] = b"Usage: drinit [OPTIONS] [--] PROGRAM [ARGS...]   (control: drinitctl -h)
+Runs PROGRAM, forwards signals, reaps zombies, exits with PROGRAM's status.
+ -t, --trap SIG[,SIG]  trap signals instead of forwarding them
+ -r, --run SCRIPT      on a trapped signal run SCRIPT SIGNUM
+ -g                    forward to PROGRAM's process group
+ -s                    child subreaper (automatic when not PID 1)
+ -p SIG                parent-death signal for drinit
+ -e CODE               report exit code CODE as 0
+ -w                    warn on reaping zombies that are not ours
+ -v                    log to stderr (-vv: every signal)
+ --grace SECS          SIGKILL everything SECS after a stop signal
+ --stop-signal SIG     first signal of drinitctl stop (TERM)
+ --rewrite FROM:TO     deliver TO for FROM (TO 0: drop)
+ --restart never|on-failure|always
+ --max-restarts N[/S]  give up after N restarts in S seconds (5/60)
+ --health-cmd PROG [--health-arg ARG]... | --health-tcp [IP:]PORT
+ --health-http URL     liveness probe
+ --health-interval S, --health-timeout S, --health-retries N,
+ --health-start-period S   probe schedule (10, 1, 3, 0)
+ --on-unhealthy restart|exit|none
+ --version, -h
+Options also come from DRINIT_* variables (README).
 ";
 
 impl Init {
@@ -356,13 +350,14 @@ impl Init {
         } else if let Some(result) = self.health.on_exit(pid, status, sys::now()) {
             self.on_probe_result(result);
         } else {
-            let line = if self.config.warn_foreign_zombies { log::error() } else { log::debug() };
+            let mut line = if self.config.warn_foreign_zombies { log::error() } else { log::debug() };
             line.text(b"reaped zombie pid ").num(pid as i64).emit();
         }
     }
 
     fn on_program_exit(&mut self, status: ExitStatus) {
-        let line = log::info().text(b"program pid ").num(self.program.pid as i64);
+        let mut line = log::info();
+        line.text(b"program pid ").num(self.program.pid as i64);
         match status {
             ExitStatus::Exited(code) => line.text(b" exited with code ").num(code as i64).emit(),
             ExitStatus::Signaled(signal) => line.text(b" killed by signal ").num(signal as i64).emit(),

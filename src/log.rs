@@ -18,7 +18,8 @@ pub fn verbosity() -> u8 {
 }
 
 /// One line of output, built in a fixed buffer and written at once by `emit`.
-/// Text past the buffer is cut, never an error.
+/// Text past the buffer is cut, never an error. The builder methods take `&mut self`
+/// (not `self`): moving the 512-byte buffer at every call cost kilobytes of code.
 pub struct Line {
     buf: [u8; 512],
     len: usize,
@@ -27,8 +28,11 @@ pub struct Line {
 }
 
 impl Line {
+    #[inline(never)] // called from ~150 places: one copy instead of ~150 (size budget)
     fn new(fd: i32, enabled: bool, prefix: &[u8]) -> Line {
-        Line { buf: [0; 512], len: 0, fd, enabled }.text(prefix)
+        let mut line = Line { buf: [0; 512], len: 0, fd, enabled };
+        line.text(prefix);
+        line
     }
 
     /// Plain output to stdout (the control client's answers).
@@ -36,7 +40,8 @@ impl Line {
         Line::new(1, true, b"")
     }
 
-    pub fn text(mut self, s: &[u8]) -> Line {
+    #[inline(never)]
+    pub fn text(&mut self, s: &[u8]) -> &mut Line {
         if self.enabled {
             // Keep one byte free for the newline `emit` adds.
             let room = self.buf.len() - 1;
@@ -53,24 +58,26 @@ impl Line {
         self
     }
 
-    pub fn num(self, n: i64) -> Line {
+    #[inline(never)]
+    pub fn num(&mut self, n: i64) -> &mut Line {
         let mut digits = [0u8; 20];
         self.text(format_i64(n, &mut digits))
     }
 
     /// `TERM` for named signals, the number for realtime ones.
-    pub fn signal(self, signal: crate::sig::Signal) -> Line {
+    pub fn signal(&mut self, signal: crate::sig::Signal) -> &mut Line {
         match signal.name() {
             Some(name) => self.text(b"SIG").text(name),
             None => self.num(signal.number() as i64),
         }
     }
 
-    pub fn errno(self, e: sys::Errno) -> Line {
+    pub fn errno(&mut self, e: sys::Errno) -> &mut Line {
         self.text(b" (").text(e.name()).text(b")")
     }
 
-    pub fn emit(mut self) {
+    #[inline(never)]
+    pub fn emit(&mut self) {
         if !self.enabled {
             return;
         }
@@ -142,7 +149,8 @@ mod tests {
     #[test]
     fn line_truncates_instead_of_overflowing() {
         let long = [b'x'; 2000];
-        let line = Line::new(2, true, b"").text(&long);
+        let mut line = Line::new(2, true, b"");
+        line.text(&long);
         assert_eq!(line.len, 511);
     }
 }

@@ -58,7 +58,7 @@ fn parent_of(pid: i32) -> Option<i32> {
         *path.get_mut(len)? = b;
         len += 1;
     }
-    let path = core::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    let path = sys::cstr_until_nul(&path);
     let mut stat = [0u8; 512];
     let n = sys::read_small_file(path, &mut stat).ok()?;
     parse_parent(stat.get(..n)?)

@@ -371,8 +371,10 @@ pub type Millis = u64;
 pub fn now() -> Millis {
     // SAFETY: timespec is plain data; clock_gettime fills it.
     let mut t: libc::timespec = unsafe { zeroed() };
-    // SAFETY: `t` is a valid timespec; CLOCK_MONOTONIC cannot fail on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    // The raw syscall, not libc's vDSO lookup: a few hundred ns slower per event, and
+    // ~600 bytes smaller (size budget); drinit reads the clock a handful of times per event.
+    // SAFETY: the kernel writes one timespec into `t`, a valid local.
+    unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut t as *mut libc::timespec) };
     (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_nsec as u64 / 1_000_000)
 }
 
@@ -720,6 +722,24 @@ impl Args {
 pub fn abort() -> ! {
     // SAFETY: abort never returns.
     unsafe { libc::abort() }
+}
+
+/// The rest of a C string from byte `from` on (clamped to its end), still NUL-terminated.
+pub fn cstr_tail(s: &'static CStr, from: usize) -> &'static CStr {
+    let bytes = s.to_bytes_with_nul();
+    let from = from.min(bytes.len() - 1);
+    // SAFETY: `from` is at most the index of the terminating NUL, and a C string has no
+    // interior NUL, so the tail is exactly one NUL-terminated string.
+    unsafe { CStr::from_bytes_with_nul_unchecked(bytes.get(from..).unwrap_or(b"\0")) }
+}
+
+/// `bytes` up to its first NUL as a C string; `bytes` must contain a NUL (else empty).
+pub fn cstr_until_nul(bytes: &[u8]) -> &CStr {
+    match bytes.iter().position(|&c| c == 0) {
+        // SAFETY: bytes[..=end] ends with its first and only NUL.
+        Some(end) => unsafe { CStr::from_bytes_with_nul_unchecked(bytes.get(..=end).unwrap_or(b"\0")) },
+        None => c"",
+    }
 }
 
 /// Calls `each` with every `NAME=value` entry of the environment.
