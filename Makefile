@@ -1,0 +1,44 @@
+# drinit — build, test and measure. `make demo` and `make test` are the README's two commands.
+TARGET      ?= x86_64-unknown-linux-musl
+RELEASE     := target/$(TARGET)/release
+BIN         := $(RELEASE)/drinit
+SIZE_BUDGET := 48000
+
+.PHONY: build test unit demo size bench e2e dist tools clean find-panics fuzz
+
+build: tools
+	cargo build --release --target $(TARGET)
+	ln -sf drinit $(RELEASE)/drinitctl
+
+# The tools a fresh Debian/Ubuntu machine with rustup needs; adds the musl target itself.
+tools:
+	@command -v cargo >/dev/null 2>&1 || { echo "make: cargo not found: install Rust with rustup first"; exit 1; }
+	@command -v rustup >/dev/null 2>&1 || { echo "make: rustup not found: the musl target is added with rustup"; exit 1; }
+	@rustup target list --installed | grep -qx '$(TARGET)' || rustup target add $(TARGET)
+	@command -v unshare >/dev/null 2>&1 || { echo "make: unshare not found: apt-get install util-linux"; exit 1; }
+	@command -v nsenter >/dev/null 2>&1 || { echo "make: nsenter not found: apt-get install util-linux"; exit 1; }
+
+# Unit tests, then the integration tests against the release binary that ships, then the size budget.
+test: build
+	DRINIT_BIN=$(abspath $(BIN)) cargo test --target $(TARGET)
+	@$(MAKE) --no-print-directory size
+
+demo: build
+	@sh demo/demo.sh $(abspath $(RELEASE))
+
+size: build
+	@size=$$(stat -c %s $(BIN)); \
+	echo "size: $(BIN) is $$size bytes (budget $(SIZE_BUDGET))"; \
+	file $(BIN) | grep -q 'statically linked' || { echo "size: $(BIN) is not static"; exit 1; }; \
+	[ $$size -le $(SIZE_BUDGET) ] || { echo "size: over budget by $$((size - $(SIZE_BUDGET))) bytes"; exit 1; }
+
+# Lists the functions that still call into a panic (a release build with one does not link).
+find-panics: tools
+	RUSTFLAGS="--cfg drinit_find_panics" CARGO_PROFILE_RELEASE_STRIP=false \
+	  cargo build --release --target $(TARGET) --target-dir target/find-panics
+	objdump -d --no-show-raw-insn target/find-panics/$(TARGET)/release/drinit \
+	  | awk '/^[0-9a-f]+ <.*>:$$/ {fn=$$2} /call.*(panic|unwrap_failed|_fail|assert)/ && fn !~ /core/ {print fn, "->", $$NF}' | sort -u
+
+clean:
+	cargo clean
+	rm -rf dist
