@@ -4,7 +4,7 @@ RELEASE     := target/$(TARGET)/release
 BIN         := $(RELEASE)/drinit
 SIZE_BUDGET := 48000
 
-.PHONY: build test unit demo size bench e2e dist tools clean find-panics fuzz
+.PHONY: build test demo size bench e2e dist aarch64 tools clean find-panics
 
 build: tools
 	cargo build --release --target $(TARGET)
@@ -38,6 +38,22 @@ find-panics: tools
 	  cargo build --release --target $(TARGET) --target-dir target/find-panics
 	objdump -d --no-show-raw-insn target/find-panics/$(TARGET)/release/drinit \
 	  | awk '/^[0-9a-f]+ <.*>:$$/ {fn=$$2} /call.*(panic|unwrap_failed|_fail|assert)/ && fn !~ /core/ {print fn, "->", $$NF}' | sort -u
+
+# Timings against tini, dumb-init and catatonit (Debian packages), in one interleaved run.
+bench: build
+	python3 bench/bench.py --drinit $(abspath $(BIN))
+
+# Real Docker end to end (needs a running dockerd; .ci/docker.sh starts one).
+e2e: build
+	bash tests/docker/run.sh $(abspath $(RELEASE))
+
+# Cross-build for aarch64 (rust-lld) and test it under qemu-aarch64-static.
+aarch64:
+	bash scripts/aarch64.sh
+
+# Static, stripped release binaries for both architectures with SHA256SUMS.
+dist:
+	bash scripts/dist.sh
 
 clean:
 	cargo clean

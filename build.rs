@@ -10,6 +10,7 @@ fn main() {
     let profile = std::env::var("PROFILE").unwrap_or_default();
     if target.ends_with("linux-musl") && profile == "release" {
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+        println!("cargo:rustc-link-arg-bins=--no-eh-frame-hdr");
         println!("cargo:rustc-link-arg-bins={dir}/link/discard-unwind-tables.ld");
         println!("cargo:rerun-if-changed=link/discard-unwind-tables.ld");
     }

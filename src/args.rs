@@ -96,6 +96,8 @@ pub struct Config {
     pub restart_window_secs: u32,
     pub health: HealthConfig,
     pub socket_name: Option<&'static [u8]>,
+    /// How long a trap hook may run before its process group is killed.
+    pub hook_timeout_secs: u32,
 }
 
 impl Config {
@@ -125,6 +127,7 @@ impl Config {
                 on_unhealthy: OnUnhealthy::Restart,
             },
             socket_name: None,
+            hook_timeout_secs: 30,
         }
     }
 
@@ -251,6 +254,7 @@ enum Opt {
     HealthRetries,
     HealthStartPeriod,
     OnUnhealthy,
+    HookTimeout,
     Socket,
 }
 
@@ -272,6 +276,7 @@ fn long_option(name: &[u8]) -> Option<Opt> {
         b"health-retries" => Opt::HealthRetries,
         b"health-start-period" => Opt::HealthStartPeriod,
         b"on-unhealthy" => Opt::OnUnhealthy,
+        b"hook-timeout" => Opt::HookTimeout,
         _ => return None,
     })
 }
@@ -297,6 +302,7 @@ const ENVIRONMENT: &[(&CStr, Opt)] = &[
     (c"DRINIT_HEALTH_RETRIES", Opt::HealthRetries),
     (c"DRINIT_HEALTH_START_PERIOD", Opt::HealthStartPeriod),
     (c"DRINIT_ON_UNHEALTHY", Opt::OnUnhealthy),
+    (c"DRINIT_HOOK_TIMEOUT", Opt::HookTimeout),
     (c"DRINIT_SOCKET", Opt::Socket),
 ];
 
@@ -411,6 +417,7 @@ fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
                 _ => return Err(usage("on-unhealthy must be restart, exit or none", text)),
             }
         }
+        Opt::HookTimeout => config.hook_timeout_secs = positive_seconds(text)?,
         Opt::Socket => {
             if text.is_empty() || text.len() > crate::sys::UnixAddr::MAX_NAME {
                 return Err(usage("socket name must be 1..107 bytes", text));

@@ -2,7 +2,7 @@
 //!
 //! Each trapped signal gets its own hook process (up to `SLOTS` at once; more are logged
 //! and dropped), so two traps in quick succession both run. A hook still running after
-//! `TIMEOUT_MS` is killed with its whole process group.
+//! its timeout (`--hook-timeout`, 30 s) is killed with its whole process group.
 
 use crate::child::{self, Command, Role, SpawnError};
 use crate::log;
@@ -11,7 +11,6 @@ use crate::sys::{self, Millis, SigMask};
 use core::ffi::{c_char, CStr};
 
 pub const SLOTS: usize = 8;
-pub const TIMEOUT_MS: Millis = 30_000;
 
 #[derive(Clone, Copy)]
 struct Running {
@@ -29,7 +28,7 @@ impl Hooks {
     }
 
     /// Runs `script SIGNUM` with `DRINIT_PID` and `DRINIT_SIGNAL` in its environment.
-    pub fn start(&mut self, script: &CStr, signal: Signal, program_pid: i32, mask: &SigMask, now: Millis) {
+    pub fn start(&mut self, script: &CStr, signal: Signal, program_pid: i32, mask: &SigMask, deadline: Millis) {
         let Some(slot) = self.running.iter_mut().find(|s| s.is_none()) else {
             log::error().text(b"hook not run for signal ").num(signal.number() as i64).text(b": 8 hooks are already running").emit();
             return;
@@ -50,7 +49,7 @@ impl Hooks {
         match child::spawn(&Command { argv: argv.as_ptr(), extra_env: &env, role: Role::Helper }, mask) {
             Ok(pid) => {
                 log::info().text(b"hook started for signal ").num(signal.number() as i64).text(b", pid ").num(pid as i64).emit();
-                *slot = Some(Running { pid, deadline: now + TIMEOUT_MS });
+                *slot = Some(Running { pid, deadline });
             }
             Err(SpawnError::Exec(e)) => log::error().text(b"cannot run hook ").text(script.to_bytes()).errno(e).emit(),
             Err(SpawnError::Resources(e)) => log::error().text(b"cannot start hook (fork)").errno(e).emit(),
@@ -82,7 +81,7 @@ impl Hooks {
     pub fn kill_overdue(&mut self, now: Millis) {
         for hook in self.running.iter_mut().flatten() {
             if hook.deadline <= now {
-                log::error().text(b"hook pid ").num(hook.pid as i64).text(b" still running after 30 s: killed").emit();
+                log::error().text(b"hook pid ").num(hook.pid as i64).text(b" overran its timeout: killed").emit();
                 // The hook leads its own session and group; ESRCH only means it just ended.
                 let _ = sys::kill_process_group(hook.pid, Signal::KILL.number());
                 // No second kill: it is forgotten when reaped.

@@ -135,6 +135,7 @@ Runs PROGRAM, forwards signals, reaps zombies, exits with PROGRAM's status.
  --health-interval S, --health-timeout S, --health-retries N,
  --health-start-period S   probe schedule (10, 1, 3, 0)
  --on-unhealthy restart|exit|none
+ --hook-timeout SECS   kill a hook after SECS (30)
  --version, -h
 Options also come from DRINIT_* variables (README).
 ";
@@ -410,7 +411,8 @@ impl Init {
             Action::RunHook(signal) => {
                 log::info().text(b"trapped ").signal(signal).emit();
                 if let Some(script) = self.config.hook {
-                    self.hooks.start(script, signal, self.program.pid, &self.original_mask, sys::now());
+                    let deadline = sys::now() + self.config.hook_timeout_secs as Millis * 1000;
+                    self.hooks.start(script, signal, self.program.pid, &self.original_mask, deadline);
                 }
                 Outcome::Done
             }

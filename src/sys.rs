@@ -319,15 +319,18 @@ pub fn set_signal_mask(mask: &SigMask) -> SysResult<()> {
 }
 
 /// Sets every signal's disposition back to the default (for a child before exec).
+/// The raw syscall, because libc refuses to touch the signals it reserves (32-34), and a
+/// program must not inherit those ignored either.
 pub fn reset_signal_dispositions() {
+    // A zeroed kernel `struct sigaction` (handler, flags, restorer, mask) is SIG_DFL.
+    let default_action = [0u64; 4];
     for signal in 1..=64 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: sigaction is plain data; zeroed means SIG_DFL with no flags.
-        let action: libc::sigaction = unsafe { zeroed() };
-        // SAFETY: `action` is valid; errors for signals libc reserves are harmless.
-        unsafe { libc::sigaction(signal, &action, core::ptr::null_mut()) };
+        // SAFETY: the kernel reads one struct sigaction (at most 32 bytes) from a valid
+        // zeroed buffer; the old action is not requested. Errors are harmless here.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, signal, default_action.as_ptr(), core::ptr::null_mut::<u8>(), 8usize) };
     }
 }
 

@@ -1,0 +1,310 @@
+//! Shared harness: runs the built drinit as PID 1 of a fresh PID namespace
+//! (`unshare --pid --fork --mount-proc`), each test with its own control socket name and
+//! scratch directory, and cleans up with SIGKILL by pid (never by name).
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test: `DRINIT_BIN` (the release build `make test` passes), else the
+/// one cargo built for this test run.
+pub fn drinit() -> PathBuf {
+    std::env::var_os("DRINIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_drinit")))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// kill(2) on one positive pid; never 0, -1 or a group.
+pub fn kill(pid: i32, signal: i32) -> bool {
+    assert!(pid > 1, "refusing to signal pid {pid}");
+    // SAFETY: plain syscall on a positive pid.
+    unsafe { libc_kill(pid, signal) == 0 }
+}
+
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGQUIT: i32 = 3;
+pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
+pub const SIGUSR2: i32 = 12;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGTSTP: i32 = 20;
+pub const SIGWINCH: i32 = 28;
+
+/// Polls `check` every 10 ms until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A scratch directory for one test's scripts and output files, removed on drop.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("drinit-test-{}", unique(name)));
+        fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes an executable `#!/bin/sh` script and returns its path as a string.
+    pub fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.read(name).lines().map(str::to_owned).collect()
+    }
+
+    /// A program that appends the name of every signal it receives to `file` (after
+    /// writing `ready`), and exits 0 on TERM when `exit_on_term`.
+    pub fn recorder(&self, file: &str, exit_on_term: bool) -> String {
+        let out = self.path(file);
+        let out = out.display();
+        let mut body = String::new();
+        for sig in ["HUP", "INT", "QUIT", "USR1", "USR2", "ALRM", "WINCH", "URG", "CONT", "TSTP", "TTIN", "TTOU", "PWR", "SYS"] {
+            body += &format!("trap 'echo {sig} >> {out}' {sig}\n");
+        }
+        if exit_on_term {
+            body += &format!("trap 'echo TERM >> {out}; exit 0' TERM\n");
+        } else {
+            body += &format!("trap 'echo TERM >> {out}' TERM\n");
+        }
+        body += &format!("echo ready >> {out}\nwhile :; do sleep 0.05 & wait $!; done\n");
+        self.script(&format!("record-{file}.sh"), &body)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// drinit running as PID 1 of its own PID (and mount) namespace.
+pub struct Init {
+    unshare: Child,
+    pub socket: String,
+    stderr: PathBuf,
+    exit: Option<i32>,
+}
+
+/// The namespace command: plain for root, with a user namespace otherwise.
+fn namespace_command() -> Command {
+    let mut cmd = Command::new("unshare");
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    cmd.args(["--pid", "--fork", "--mount-proc"]);
+    cmd
+}
+
+impl Init {
+    /// `drinit ARGS...` as PID 1 with a fresh control socket name.
+    pub fn start(args: &[&str]) -> Init {
+        Init::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Init {
+        let socket = unique("drinit-test");
+        let stderr = std::env::temp_dir().join(format!("{socket}.stderr"));
+        let mut cmd = namespace_command();
+        cmd.arg(drinit()).args(args).env("DRINIT_SOCKET", &socket).stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(fs::File::create(&stderr).unwrap());
+        let unshare = cmd.spawn().expect("unshare");
+        Init { unshare, socket, stderr, exit: None }
+    }
+
+    /// drinit's pid as seen from the test (it is PID 1 inside its namespace).
+    pub fn pid(&self) -> i32 {
+        let me = self.unshare.id();
+        let path = format!("/proc/{me}/task/{me}/children");
+        let mut pid = 0;
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                pid = fs::read_to_string(&path).unwrap_or_default().split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                pid > 0
+            }),
+            "drinit did not start under unshare"
+        );
+        pid
+    }
+
+    pub fn signal(&self, signal: i32) {
+        assert!(kill(self.pid(), signal), "kill drinit");
+    }
+
+    /// Waits (bounded) for drinit to exit and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        if self.exit.is_some() {
+            return self.exit;
+        }
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.unshare.try_wait().unwrap() {
+                // unshare passes on the exit code; it re-raises a fatal signal on itself.
+                use std::os::unix::process::ExitStatusExt;
+                self.exit = Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
+                return self.exit;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.exit.is_none() && self.unshare.try_wait().unwrap().is_none()
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// `drinit ctl ARGS...` run inside drinit's PID namespace.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        self.ctl_with_env(args, &[])
+    }
+
+    pub fn ctl_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.in_namespace();
+        cmd.arg(drinit()).arg("ctl").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("nsenter")
+    }
+
+    /// A command that runs inside drinit's PID namespace, with its socket name set.
+    pub fn in_namespace(&self) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t").arg(self.pid().to_string());
+        if !is_root() {
+            cmd.args(["-U", "--preserve-credentials"]);
+        }
+        // -m too: the namespace's own /proc mount shows its processes.
+        cmd.args(["-p", "-m", "--"]).env("DRINIT_SOCKET", &self.socket).stdin(Stdio::null());
+        cmd
+    }
+
+    /// The program's pid inside the namespace, from `status --json`.
+    pub fn program_pid(&self) -> i64 {
+        json_number(&self.status_json(), "pid").unwrap_or(-1)
+    }
+
+    pub fn status_json(&self) -> String {
+        String::from_utf8_lossy(&self.ctl(&["status", "--json"]).stdout).into_owned()
+    }
+
+    /// Context switches of drinit so far (voluntary + involuntary).
+    pub fn context_switches(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Init {
+    fn drop(&mut self) {
+        if self.is_running() {
+            // Killing PID 1 of the namespace takes everything in it along.
+            let me = self.unshare.id();
+            let children = fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
+            for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                kill(pid, SIGKILL);
+            }
+            let _ = self.unshare.kill();
+        }
+        let _ = self.unshare.wait();
+        let _ = fs::remove_file(&self.stderr);
+    }
+}
+
+/// Runs drinit as PID 1 to completion and returns (exit code, stderr).
+pub fn run_to_end(args: &[&str]) -> (i32, String) {
+    let mut init = Init::start(args);
+    let code = init.wait_exit(Duration::from_secs(20)).expect("drinit did not exit");
+    (code, init.stderr())
+}
+
+/// Reads `"key":NUMBER` from a flat JSON object.
+pub fn json_number(json: &str, key: &str) -> Option<i64> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = &json[at..];
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Reads `"key":"STRING"` from a flat JSON object.
+pub fn json_string(json: &str, key: &str) -> Option<String> {
+    let at = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let rest = &json[at..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+/// Processes in state Z among the pids in `/proc` of the namespace `init` runs, as seen
+/// through `nsenter` (the namespace has its own /proc mount).
+pub fn zombies_in(init: &Init) -> usize {
+    let out = init
+        .in_namespace()
+        .args(["sh", "-c", "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(usize::MAX)
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
