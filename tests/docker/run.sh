@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# drinit against a real Docker engine: `bash tests/docker/run.sh RELEASE_DIR` (make e2e).
+#
+# Needs a running dockerd (.ci/docker.sh starts one). Images are built FROM scratch out of
+# local files only (static drinit + Debian's busybox-static) with the legacy builder, so no
+# registry is needed. Everything created carries the label drinit-e2e=$RUN and the name
+# prefix drinit-e2e-$RUN, and is removed on exit. Prints `PASS name` / `FAIL name: reason`
+# per scenario, then `N passed, M failed`; exits 1 if any failed.
+#
+# Scenario 10 (`docker run --init` with drinit as Docker's init) starts a second, private
+# dockerd with --init-path on its own socket and data root, so the engine the other
+# scenarios use is never restarted or reconfigured. DRINIT_E2E_SKIP_INIT=1 skips it.
+set -uo pipefail
+
+if [ $# -ne 1 ] || [ ! -x "$1/drinit" ]; then
+    echo "usage: $0 RELEASE_DIR   (the directory holding a built drinit)" >&2
+    exit 2
+fi
+RELEASE=$(cd "$1" && pwd)
+DRINIT=$RELEASE/drinit
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+DOCKER=${DOCKER:-docker}
+export DOCKER_BUILDKIT=0
+
+RUN=$$-$(date +%s)
+PREFIX=drinit-e2e-$RUN
+LABEL=drinit-e2e=$RUN
+WORK=$(mktemp -d /tmp/drinit-e2e.XXXXXX)
+PASSED=0
+FAILED=0
+INIT_DAEMON_PID=
+INIT_SOCK=
+
+file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
+    echo "run.sh: $BUSYBOX is not a static busybox (apt-get install busybox-static)" >&2
+    exit 2
+}
+if ! timeout 20 "$DOCKER" info >/dev/null 2>&1; then
+    echo "run.sh: no Docker engine answers (.ci/docker.sh starts one)" >&2
+    exit 2
+fi
+
+# --- helpers ---------------------------------------------------------------------------
+
+d() { timeout 60 "$DOCKER" "$@"; }
+
+cleanup() {
+    local ids
+    ids=$("$DOCKER" ps -aq --filter "label=$LABEL" 2>/dev/null)
+    [ -n "$ids" ] && timeout 60 "$DOCKER" rm -f $ids >/dev/null 2>&1
+    # Derived images first: a parent with children is not removed, so a few rounds.
+    local round
+    for round in 1 2 3 4; do
+        ids=$("$DOCKER" images -q --filter "label=$LABEL" 2>/dev/null | sort -u)
+        [ -z "$ids" ] && break
+        timeout 60 "$DOCKER" rmi -f $ids >/dev/null 2>&1
+    done
+    stop_init_daemon
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; 0 once it succeeds, 1 on timeout.
+wait_until() {
+    local deadline=$(( $(now_ms) + $1 * 1000 ))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+
+# run_c NAME [docker run options...] IMAGE [args...]: a detached, labelled container.
+# No network unless a scenario sets NET: nothing here needs one, and it keeps the tests
+# working on an engine started with --bridge=none.
+run_c() {
+    local name=$1
+    shift
+    d run -d --label "$LABEL" --name "$PREFIX-$name" --network "${NET:-none}" "$@" >/dev/null
+}
+cname() { echo "$PREFIX-$1"; }
+field() { d inspect -f "$2" "$(cname "$1")" 2>/dev/null; }
+is_running() { [ "$(field "$1" '{{.State.Running}}')" = true ]; }
+is_exited() { [ "$(field "$1" '{{.State.Status}}')" = exited ]; }
+health_is() { [ "$(field "$1" '{{if .State.Health}}{{.State.Health.Status}}{{end}}')" = "$2" ]; }
+exit_code() { field "$1" '{{.State.ExitCode}}'; }
+# CTL: where the image keeps drinitctl.
+ctl() { local c=$1; shift; d exec "$(cname "$c")" "${CTL:-/drinitctl}" "$@"; }
+
+# json_num NAME KEY: a numeric key of `drinitctl status --json` (no jq in the test image).
+json_num() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9-]*\).*/\1/p"; }
+json_raw() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p"; }
+json_str() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p"; }
+pid_changed() { local p; p=$(json_num "$1" pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ]; }
+restarts_above_zero() { local r; r=$(json_num "$1" restarts); [ -n "$r" ] && [ "$r" -gt 0 ]; }
+
+logs_tail() { d logs --tail 5 "$(cname "$1")" 2>&1 | tr '\n' '|' | cut -c1-300; }
+
+# build NAME DOCKERFILE CONTEXT [build-arg...]: image $PREFIX-NAME.
+build() {
+    local name=$1 dockerfile=$2 ctx=$3
+    shift 3
+    local args=()
+    for a in "$@"; do args+=(--build-arg "$a"); done
+    if ! d build -q --network none --label "$LABEL" -t "$PREFIX-$name" -f "$dockerfile" "${args[@]}" "$ctx" \
+        >"$WORK/build-$name.log" 2>&1; then
+        echo "build of $name failed:" >&2
+        cat "$WORK/build-$name.log" >&2
+        return 1
+    fi
+}
+
+# --- images ----------------------------------------------------------------------------
+
+ctx=$WORK/ctx
+mkdir -p "$ctx"
+cp "$HERE"/Dockerfile.* "$HERE"/*.sh "$ctx"/
+rm -f "$ctx/run.sh"
+cp "$DRINIT" "$ctx/drinit"
+cp "$BUSYBOX" "$ctx/busybox"
+
+# Examples get exactly the context their headers tell users to prepare.
+example_ctx() {
+    local dir=$WORK/example-$1
+    mkdir -p "$dir"
+    cp -p "$ROOT/examples/$1"/* "$dir"/
+    cp "$DRINIT" "$dir/drinit"
+    cp "$BUSYBOX" "$dir/busybox"
+    echo "$dir"
+}
+
+images_ok=1
+build base "$ctx/Dockerfile.base" "$ctx" || images_ok=0
+build health "$ctx/Dockerfile.health" "$ctx" "BASE=$PREFIX-base" || images_ok=0
+build trap "$ctx/Dockerfile.trap" "$ctx" "BASE=$PREFIX-base" || images_ok=0
+for ex in minimal trap-hook healthcheck; do
+    dir=$(example_ctx $ex)
+    build "ex-$ex" "$dir/Dockerfile" "$dir" || images_ok=0
+done
+if [ $images_ok = 0 ]; then
+    fail images "could not build the test images (see above)"
+    echo "$PASSED passed, $FAILED failed"
+    exit 1
+fi
+
+# --- scenarios -------------------------------------------------------------------------
+
+# 1. The program's exit code becomes the container's.
+s_exit_codes() {
+    local bad=
+    for code in 0 3 255; do
+        run_c "exit$code" "$PREFIX-base" sh -c "exit $code" || { bad="$bad run($code) failed;"; continue; }
+        if ! wait_until 20 is_exited "exit$code"; then
+            bad="$bad exit $code: still running after 20 s;"
+        elif [ "$(exit_code "exit$code")" != "$code" ]; then
+            bad="$bad exit $code: container exited $(exit_code "exit$code");"
+        fi
+    done
+    # Death by a signal is reported as 128+N, as a shell would.
+    run_c exitsig "$PREFIX-base" sh -c 'kill -USR1 $$' || bad="$bad run(USR1) failed;"
+    if wait_until 20 is_exited exitsig; then
+        [ "$(exit_code exitsig)" = 138 ] || bad="$bad killed by USR1: exit $(exit_code exitsig), want 138;"
+    else
+        bad="$bad killed by USR1: still running;"
+    fi
+    [ -z "$bad" ] && pass exit-codes || fail exit-codes "$bad"
+}
+
+# 2. docker stop on a program that handles TERM: fast, with the program's own exit code.
+s_stop_handled() {
+    # `wait` (not a foreground sleep) so the shell runs its trap as soon as TERM arrives.
+    run_c stopok "$PREFIX-base" sh -c 'trap "exit 42" TERM; sleep 100000 & wait' || { fail stop-term-handled "run failed"; return; }
+    wait_until 10 is_running stopok || { fail stop-term-handled "never ran: $(logs_tail stopok)"; return; }
+    sleep 0.5
+    local t0 t
+    t0=$(now_ms)
+    d stop "$(cname stopok)" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    local code
+    code=$(exit_code stopok)
+    if [ "$code" != 42 ]; then
+        fail stop-term-handled "exit code $code, want 42"
+    elif [ $t -ge 5000 ]; then
+        fail stop-term-handled "docker stop took ${t} ms (want < 5000)"
+    else
+        pass stop-term-handled
+        echo "  (docker stop took ${t} ms, exit 42)"
+    fi
+}
+
+# 3. docker stop on a program that ignores TERM: --grace ends it; `docker stop -t 1` too.
+s_stop_ignored() {
+    local bad= t0 t code
+    run_c graceful --entrypoint /drinit "$PREFIX-base" --grace 2 -- sh -c 'trap "" TERM; while :; do sleep 1; done' \
+        || { fail stop-term-ignored "run failed"; return; }
+    run_c dockerkill --entrypoint /drinit "$PREFIX-base" -- sh -c 'trap "" TERM; while :; do sleep 1; done' \
+        || { fail stop-term-ignored "run failed"; return; }
+    wait_until 10 is_running graceful && wait_until 10 is_running dockerkill || { fail stop-term-ignored "never ran"; return; }
+    sleep 0.5
+
+    t0=$(now_ms)
+    d stop "$(cname graceful)" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    code=$(exit_code graceful)
+    [ "$code" = 137 ] || bad="$bad --grace 2: exit $code, want 137;"
+    [ $t -ge 1500 ] || bad="$bad --grace 2: stopped after ${t} ms, before the grace ran out;"
+    [ $t -lt 6000 ] || bad="$bad --grace 2: docker stop took ${t} ms (want < 6000);"
+    local t_grace=$t
+
+    t0=$(now_ms)
+    d stop -t 1 "$(cname dockerkill)" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    code=$(exit_code dockerkill)
+    [ "$code" = 137 ] || bad="$bad docker stop -t 1: exit $code, want 137;"
+    [ $t -lt 5000 ] || bad="$bad docker stop -t 1: took ${t} ms (want < 5000);"
+
+    if [ -z "$bad" ]; then
+        pass stop-term-ignored
+        echo "  (--grace 2: ${t_grace} ms; docker stop -t 1: ${t} ms; both exit 137)"
+    else
+        fail stop-term-ignored "$bad"
+    fi
+}
+
+# 4. Orphans are reaped: no process in state Z once they have ended.
+count_zombies() {
+    # Field 3 of /proc/PID/stat is the state; comm (field 2) has no spaces here.
+    d exec "$(cname zombies)" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '$3 == "Z"' | wc -l
+}
+orphans_reparented() {
+    # The orphaned sleeps have drinit (PID 1) as their parent while they run.
+    [ "$(d exec "$(cname zombies)" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '$2 == "(sleep)" && $4 == 1' | wc -l)" -ge 1 ]
+}
+s_zombies() {
+    run_c zombies "$PREFIX-base" /orphans.sh || { fail zombies "run failed"; return; }
+    wait_until 10 is_running zombies || { fail zombies "never ran: $(logs_tail zombies)"; return; }
+    local saw_orphans=no
+    orphans_reparented && saw_orphans=yes
+    sleep 2
+    local z all
+    z=$(count_zombies)
+    all=$(d exec "$(cname zombies)" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '{print $1 $2 $3}' | tr '\n' ' ')
+    if [ "$z" != 0 ]; then
+        fail zombies "$z zombie(s) after 2 s: $all"
+    elif ! is_running zombies; then
+        fail zombies "container exited: $(logs_tail zombies)"
+    else
+        pass zombies
+        echo "  (orphans seen reparented to PID 1: $saw_orphans; processes now: $all)"
+    fi
+}
+
+# 5. (and 8) HEALTHCHECK CMD ["/drinitctl","health"] follows drinitctl stop/start.
+# health_cycle NAME [docker run options...]: empty output on success, else the reason.
+health_cycle() {
+    local name=$1
+    shift
+    run_c "$name" "$@" "$PREFIX-health" >/dev/null || { echo "run failed"; return; }
+    wait_until 20 health_is "$name" healthy || { echo "never healthy: $(field "$name" '{{json .State.Health}}' | cut -c1-300)"; return; }
+    ctl "$name" stop >/dev/null || { echo "drinitctl stop failed"; return; }
+    [ "$(json_str "$name" state)" = stopped ] || { echo "state after stop: $(json_str "$name" state)"; return; }
+    ctl "$name" health >/dev/null && { echo "drinitctl health exit 0 while stopped"; return; }
+    wait_until 20 health_is "$name" unhealthy || { echo "not unhealthy 20 s after stop"; return; }
+    is_running "$name" || { echo "container exited after drinitctl stop"; return; }
+    ctl "$name" start >/dev/null || { echo "drinitctl start failed"; return; }
+    wait_until 20 health_is "$name" healthy || { echo "not healthy again 20 s after start"; return; }
+}
+s_healthcheck() {
+    local why
+    why=$(health_cycle hc)
+    [ -z "$why" ] && pass healthcheck || fail healthcheck "$why"
+}
+
+# 6. The seed's trap workflow: TERM is trapped, the hook cycles the program.
+# trap_cycle NAME IMAGE: empty output on success, else the reason.
+trap_cycle() {
+    local name=$1 image=$2 pid1 pid2
+    run_c "$name" "$image" >/dev/null || { echo "run failed"; return; }
+    wait_until 10 is_running "$name" || { echo "never ran: $(logs_tail "$name")"; return; }
+    wait_until 10 pid_changed "$name" 0 || { echo "no pid in status --json: $(ctl "$name" status --json 2>&1)"; return; }
+    pid1=$(json_num "$name" pid)
+    d kill -s TERM "$(cname "$name")" >/dev/null || { echo "docker kill failed"; return; }
+    wait_until 15 pid_changed "$name" "$pid1" || { echo "pid still $pid1 15 s after TERM: $(ctl "$name" status --json 2>&1) logs: $(logs_tail "$name")"; return; }
+    pid2=$(json_num "$name" pid)
+    sleep 1
+    is_running "$name" || { echo "container exited: $(logs_tail "$name")"; return; }
+    [ "$(json_str "$name" state)" = running ] || { echo "state $(json_str "$name" state) after the cycle"; return; }
+    echo "ok $pid1 $pid2"
+}
+s_trap() {
+    local r
+    r=$(trap_cycle trap "$PREFIX-trap")
+    case $r in
+        ok*) pass trap-restart; echo "  (program pid ${r#ok } after docker kill -s TERM)";;
+        *) fail trap-restart "$r";;
+    esac
+}
+# The same workflow from examples/trap-hook, written as the seed writes it (relative
+# ./sigterm.sh, `./drinitctl -c3 -r dosomething.sh`).
+s_trap_example() {
+    local r CTL=/app/drinitctl
+    r=$(trap_cycle extrap "$PREFIX-ex-trap-hook")
+    case $r in
+        ok*)
+            if wait_until 10 sh -c "timeout 10 $DOCKER logs $(cname extrap) 2>&1 | grep -q 'dosomething.sh: cycled'"; then
+                pass example-trap-hook
+            else
+                fail example-trap-hook "program cycled but dosomething.sh left no trace: $(logs_tail extrap)"
+            fi;;
+        *) fail example-trap-hook "$r";;
+    esac
+}
+
+# 7. Built-in liveness probe restarts the program inside the running container.
+s_liveness() {
+    run_c live --entrypoint /drinit "$PREFIX-base" \
+        --health-cmd /bin/test --health-arg -f --health-arg /tmp/ok \
+        --health-interval 1 --health-retries 2 \
+        -- sh -c 'touch /tmp/ok; exec sleep 100000' || { fail liveness "run failed"; return; }
+    wait_until 10 is_running live || { fail liveness "never ran: $(logs_tail live)"; return; }
+    wait_until 10 ctl live health >/dev/null 2>&1 || { fail liveness "never healthy: $(ctl live status 2>&1)"; return; }
+    # Several probe intervals with the flag present: the probe passes and nothing restarts.
+    sleep 3
+    if [ "$(json_num live restarts)" != 0 ] || [ "$(json_raw live last_probe_ok)" != true ] || ! ctl live health >/dev/null 2>&1; then
+        fail liveness "restarted or unhealthy while /tmp/ok exists: $(ctl live status --json 2>&1)"
+        return
+    fi
+    local pid1
+    pid1=$(json_num live pid)
+    d exec "$(cname live)" rm /tmp/ok || { fail liveness "could not remove /tmp/ok"; return; }
+    if ! wait_until 15 restarts_above_zero live; then
+        fail liveness "no restart 15 s after the probe started failing: $(ctl live status --json 2>&1)"
+    elif ! is_running live; then
+        fail liveness "container exited: $(logs_tail live)"
+    elif ! wait_until 10 pid_changed live "$pid1"; then
+        fail liveness "restart counted but pid still $pid1"
+    elif ! wait_until 10 ctl live health >/dev/null 2>&1; then
+        fail liveness "not healthy after the restart: $(ctl live status --json 2>&1)"
+    else
+        pass liveness
+        echo "  (restarts=$(json_num live restarts), pid $pid1 -> $(json_num live pid))"
+    fi
+}
+
+# 8. Non-root and a read-only root filesystem.
+s_nonroot_readonly() {
+    local bad= why code
+    run_c nr-exit --user 65534 --read-only "$PREFIX-base" sh -c 'exit 3' || bad="$bad run failed;"
+    if wait_until 20 is_exited nr-exit; then
+        code=$(exit_code nr-exit)
+        [ "$code" = 3 ] || bad="$bad exit code $code, want 3: $(logs_tail nr-exit);"
+    else
+        bad="$bad exit 3: still running;"
+    fi
+    why=$(health_cycle nr-hc --user 65534 --read-only)
+    [ -z "$why" ] || bad="$bad healthcheck: $why;"
+    [ -z "$bad" ] && [ "$(d exec "$(cname nr-hc)" id -u)" != 65534 ] && bad="exec did not run as 65534"
+    [ -z "$bad" ] && pass nonroot-readonly || fail nonroot-readonly "$bad"
+}
+
+# 9. Two containers on the host network: each drinitctl talks to its own drinit only.
+s_host_network() {
+    local bad=
+    NET=host run_c hostA "$PREFIX-health" || bad="$bad run A failed;"
+    NET=host run_c hostB "$PREFIX-health" || bad="$bad run B failed;"
+    [ -n "$bad" ] && { fail host-network "$bad"; return; }
+    wait_until 20 health_is hostA healthy && wait_until 20 health_is hostB healthy \
+        || { fail host-network "not both healthy: $(logs_tail hostA) / $(logs_tail hostB)"; return; }
+    local sa sb
+    sa=$(json_str hostA socket)
+    sb=$(json_str hostB socket)
+    [ -n "$sa" ] && [ "$sa" != "$sb" ] || bad="$bad same socket name '$sa' in both;"
+    ctl hostA stop >/dev/null || bad="$bad drinitctl stop in A failed;"
+    [ "$(json_str hostA state)" = stopped ] || bad="$bad A state $(json_str hostA state) after stop;"
+    [ "$(json_str hostB state)" = running ] || bad="$bad B state $(json_str hostB state) after stop in A;"
+    ctl hostB health >/dev/null || bad="$bad drinitctl health in B fails after stop in A;"
+    wait_until 20 health_is hostA unhealthy || bad="$bad A not unhealthy;"
+    sleep 3
+    health_is hostB healthy || bad="$bad B is $(field hostB '{{.State.Health.Status}}');"
+    is_running hostA && is_running hostB || bad="$bad a container exited;"
+    if [ -z "$bad" ]; then
+        pass host-network
+        echo "  (sockets: A $sa, B $sb)"
+    else
+        fail host-network "$bad"
+    fi
+}
+
+# The examples build and run as their headers say.
+s_examples() {
+    local bad= code
+    run_c exmin "$PREFIX-ex-minimal" /bin/busybox sh -c 'exit 5' || bad="$bad minimal: run failed;"
+    if wait_until 20 is_exited exmin; then
+        code=$(exit_code exmin)
+        [ "$code" = 5 ] || bad="$bad minimal: exit $code, want 5;"
+    else
+        bad="$bad minimal: still running;"
+    fi
+    run_c exhc "$PREFIX-ex-healthcheck" || bad="$bad healthcheck: run failed;"
+    wait_until 30 health_is exhc healthy || bad="$bad healthcheck: never healthy: $(field exhc '{{json .State.Health}}' | cut -c1-200) $(logs_tail exhc);"
+    [ -z "$bad" ] && pass examples-minimal-healthcheck || fail examples-minimal-healthcheck "$bad"
+}
+
+# 10. drinit as Docker's own init (`docker run --init`), via a private second dockerd.
+stop_init_daemon() {
+    [ -n "$INIT_DAEMON_PID" ] || return 0
+    if [ -n "$INIT_SOCK" ]; then
+        local ids
+        ids=$(DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" ps -aq 2>/dev/null)
+        [ -n "$ids" ] && DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" rm -f $ids >/dev/null 2>&1
+    fi
+    kill -TERM "$INIT_DAEMON_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$INIT_DAEMON_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$INIT_DAEMON_PID" 2>/dev/null
+    INIT_DAEMON_PID=
+    # Its data root is under $WORK; unmount what an unclean stop may have left there.
+    grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+}
+s_docker_init() {
+    if [ "${DRINIT_E2E_SKIP_INIT:-0}" = 1 ]; then
+        echo "SKIP docker-init (DRINIT_E2E_SKIP_INIT=1)"
+        return
+    fi
+    command -v dockerd >/dev/null || { fail docker-init "dockerd not found"; return; }
+    local state=/run/drinit-e2e-$$
+    INIT_SOCK=$state/docker.sock
+    mkdir -p "$state" "$WORK/d2"
+    local driver
+    driver=$(d info -f '{{.Driver}}' 2>/dev/null)
+    # Own socket, data root, exec root and pidfile: it shares nothing with the main engine.
+    # No bridge and no iptables: the containers here need no network.
+    dockerd --host "unix://$INIT_SOCK" --data-root "$WORK/d2/root" --exec-root "$state/exec" \
+        --pidfile "$state/dockerd.pid" --bridge=none --iptables=false --ip-masq=false \
+        ${driver:+--storage-driver="$driver"} --init-path="$DRINIT" \
+        >"$WORK/d2/dockerd.log" 2>&1 &
+    INIT_DAEMON_PID=$!
+    local D2=(env DOCKER_HOST="unix://$INIT_SOCK" timeout 60 "$DOCKER")
+    if ! wait_until 60 "${D2[@]}" info >/dev/null 2>&1; then
+        fail docker-init "second dockerd did not answer in 60 s: $(tail -3 "$WORK/d2/dockerd.log" | tr '\n' '|')"
+        stop_init_daemon
+        return
+    fi
+    local bad= info
+    info=$("${D2[@]}" info 2>/dev/null | grep -iE 'init' | sed 's/^ *//' | tr '\n' ';')
+    local commit
+    commit=$("${D2[@]}" info -f '{{.InitCommit.ID}}' 2>/dev/null)
+    local want
+    want=$("$DRINIT" --version | sed -n 's/.* - git\.\([0-9a-f]*\).*/\1/p')
+    [ -n "$want" ] && [ "$commit" = "$want" ] || bad="$bad docker info init commit '$commit', want '$want';"
+
+    if ! "${D2[@]}" build -q --network none -t "$PREFIX-plain" -f "$ctx/Dockerfile.plain" "$ctx" >"$WORK/d2/build.log" 2>&1; then
+        fail docker-init "build on the second dockerd failed: $(tail -3 "$WORK/d2/build.log" | tr '\n' '|')"
+        stop_init_daemon
+        return
+    fi
+    local c=$PREFIX-init t0 t code
+    "${D2[@]}" run -d --init --network none --name "$c" "$PREFIX-plain" \
+        sh -c 'trap "exit 42" TERM; sleep 100000 & wait' >/dev/null || bad="$bad run --init failed;"
+    local i
+    for i in $(seq 1 50); do
+        [ "$("${D2[@]}" inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] && break
+        sleep 0.2
+    done
+    local pid1
+    pid1=$("${D2[@]}" exec "$c" cat /proc/1/cmdline 2>/dev/null | tr '\0' ' ')
+    case $pid1 in
+        /sbin/docker-init\ --\ sh*) ;;
+        *) bad="$bad PID 1 is '$pid1', want /sbin/docker-init -- sh ...;";;
+    esac
+    # It is drinit behind the name: its control socket answers.
+    "${D2[@]}" exec "$c" /sbin/docker-init ctl health >/dev/null 2>&1 || bad="$bad 'docker-init ctl health' did not answer;"
+    sleep 0.3
+    t0=$(now_ms)
+    "${D2[@]}" stop "$c" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    code=$("${D2[@]}" inspect -f '{{.State.ExitCode}}' "$c" 2>/dev/null)
+    [ "$code" = 42 ] || bad="$bad docker stop: exit $code, want 42 (TERM not forwarded?);"
+    [ $t -lt 5000 ] || bad="$bad docker stop took ${t} ms;"
+    "${D2[@]}" run --rm --init --network none "$PREFIX-plain" sh -c 'exit 7' >/dev/null 2>&1
+    code=$?
+    [ "$code" = 7 ] || bad="$bad run --init sh -c 'exit 7' exited $code;"
+
+    stop_init_daemon
+    if [ -z "$bad" ]; then
+        pass docker-init
+        echo "  (docker info: $info)"
+    else
+        fail docker-init "$bad (docker info: $info)"
+    fi
+}
+
+started=$(now_ms)
+s_exit_codes
+s_stop_handled
+s_stop_ignored
+s_zombies
+s_healthcheck
+s_trap
+s_trap_example
+s_liveness
+s_nonroot_readonly
+s_host_network
+s_examples
+s_docker_init
+echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
