@@ -164,11 +164,28 @@ fn exchange(name: &[u8], verb: Verb, signal: i32, timeout_secs: u32) -> Result<R
     })?;
     let seq = (sys::getpid() as u32) ^ (sys::now() as u32).rotate_left(16);
     let frame = proto::encode_request(&Request { verb, arg: signal, seq });
-    if let Err(e) = sys::send_to(&fd, &frame, &server) {
+    let mut deadline = sys::now() + timeout_secs as Millis * 1000;
+    if let Err(e) = sys::connect(&fd, &server) {
         log::client_error().text(b"no drinit is listening on @").text(name).errno(e).emit();
         return Err(());
     }
-    let mut deadline = sys::now() + timeout_secs as Millis * 1000;
+    // drinit's queue may be full (a flood of requests): wait for room, within the timeout.
+    loop {
+        match sys::send(&fd, &frame) {
+            Ok(_) => break,
+            Err(sys::Errno::AGAIN) | Err(sys::Errno::INTR) => {
+                let now = sys::now();
+                if now >= deadline || !sys::poll_one(&fd, PollFlags::OUT, deadline - now) {
+                    log::client_error().text(b"drinit on @").text(name).text(b" is not taking requests").emit();
+                    return Err(());
+                }
+            }
+            Err(e) => {
+                log::client_error().text(b"cannot reach drinit on @").text(name).errno(e).emit();
+                return Err(());
+            }
+        }
+    }
     loop {
         let now = sys::now();
         if now >= deadline || !sys::poll_one(&fd, PollFlags::IN, deadline - now) {

@@ -533,6 +533,20 @@ pub fn send_to(fd: &Fd, buf: &[u8], to: &UnixAddr) -> SysResult<usize> {
     if n < 0 { Err(last_errno()) } else { Ok(n as usize) }
 }
 
+/// Fixes the peer of a datagram socket: sends go there, and poll's POLLOUT then reports
+/// whether the peer's queue has room.
+pub fn connect(fd: &Fd, to: &UnixAddr) -> SysResult<()> {
+    // SAFETY: the kernel reads to.len bytes of a valid sockaddr_un.
+    check(unsafe { libc::connect(fd.raw(), (&to.addr as *const libc::sockaddr_un).cast(), to.len) }).map(|_| ())
+}
+
+/// Sends one datagram to the connected peer without blocking.
+pub fn send(fd: &Fd, buf: &[u8]) -> SysResult<usize> {
+    // SAFETY: the kernel reads buf.len() bytes of `buf`.
+    let n = unsafe { libc::send(fd.raw(), buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if n < 0 { Err(last_errno()) } else { Ok(n as usize) }
+}
+
 /// The sender's identity as the kernel vouches for it (pid 0: outside our PID namespace).
 #[derive(Clone, Copy)]
 pub struct Credentials {
