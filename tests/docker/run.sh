@@ -197,6 +197,29 @@ s_stop_handled() {
     fi
 }
 
+# Other signals reach the program too (docker kill -s), and --rewrite maps Docker's TERM
+# to the signal a program wants for a graceful stop.
+s_signals() {
+    local bad= code
+    run_c sigusr1 "$PREFIX-base" sh -c 'trap "exit 41" USR1; sleep 100000 & wait' || bad="$bad run failed;"
+    run_c rewrite --entrypoint /drinit "$PREFIX-base" --rewrite TERM:QUIT -- \
+        sh -c 'trap "exit 44" QUIT; trap "exit 99" TERM; sleep 100000 & wait' || bad="$bad run failed;"
+    [ -n "$bad" ] && { fail signal-forwarding "$bad"; return; }
+    wait_until 10 is_running sigusr1 && wait_until 10 is_running rewrite || { fail signal-forwarding "never ran"; return; }
+    sleep 0.5
+    d kill -s USR1 "$(cname sigusr1)" >/dev/null
+    if wait_until 10 is_exited sigusr1; then
+        code=$(exit_code sigusr1)
+        [ "$code" = 41 ] || bad="$bad docker kill -s USR1: exit $code, want 41;"
+    else
+        bad="$bad docker kill -s USR1: still running after 10 s;"
+    fi
+    d stop "$(cname rewrite)" >/dev/null
+    code=$(exit_code rewrite)
+    [ "$code" = 44 ] || bad="$bad --rewrite TERM:QUIT with docker stop: exit $code, want 44;"
+    [ -z "$bad" ] && pass signal-forwarding || fail signal-forwarding "$bad"
+}
+
 # 3. docker stop on a program that ignores TERM: --grace ends it; `docker stop -t 1` too.
 s_stop_ignored() {
     local bad= t0 t code
@@ -505,9 +528,11 @@ s_docker_init() {
     fi
 }
 
+echo "engine: $(d version -f 'server {{.Server.Version}}, client {{.Client.Version}}' 2>/dev/null), storage $(d info -f '{{.Driver}}' 2>/dev/null); $("$DRINIT" --version)"
 started=$(now_ms)
 s_exit_codes
 s_stop_handled
+s_signals
 s_stop_ignored
 s_zombies
 s_healthcheck
