@@ -16,7 +16,7 @@ for arch in x86_64 aarch64; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
   cargo build --release --target "$target"
   out=dist/drinit-$version-$arch
-  cp "target/$target/release/drinit" "$out"
+  cp "${CARGO_TARGET_DIR:-target}/$target/release/drinit" "$out"
   kind=$(file -b "$out")
   # `file` names the architectures x86-64 and aarch64.
   want_arch=${arch/_/-}
