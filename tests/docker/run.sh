@@ -220,6 +220,41 @@ s_signals() {
     [ -z "$bad" ] && pass signal-forwarding || fail signal-forwarding "$bad"
 }
 
+# `docker run -it` and Ctrl-C: the program owns the terminal's foreground, so ^C reaches it.
+# `script` supplies the terminal docker -it insists on; ^C is typed every second until the
+# container ends, because the first ones may arrive before the program is up.
+s_tty() {
+    command -v script >/dev/null || { fail tty-ctrl-c "script(1) not found (util-linux)"; return; }
+    local t0 t code
+    t0=$(now_ms)
+    (for i in $(seq 1 20); do sleep 1; printf '\003' || exit 0; done) 2>/dev/null \
+        | timeout 30 script -qec "$DOCKER run -it --rm --label $LABEL --name $PREFIX-tty --network none $PREFIX-base \
+            sh -c 'trap \"exit 9\" INT; sleep 100000 & wait'" /dev/null >"$WORK/tty.log" 2>&1
+    code=$?
+    t=$(( $(now_ms) - t0 ))
+    # 9: the trap ran; 130: ^C came before the trap was set, and still reached the program.
+    case $code in
+        9|130) pass tty-ctrl-c; echo "  (docker run -it ended by ^C with $code after ${t} ms)";;
+        124) fail tty-ctrl-c "^C did not end docker run -it in 30 s: $(tr -d '\r' <"$WORK/tty.log" | tr '\n' '|' | cut -c1-200)";;
+        *) fail tty-ctrl-c "exit $code: $(tr -d '\r' <"$WORK/tty.log" | tr '\n' '|' | cut -c1-200)";;
+    esac
+}
+
+# docker exec as another user cannot control drinit: requests are authenticated by uid.
+s_auth() {
+    local bad=
+    run_c auth "$PREFIX-base" || { fail exec-auth "run failed"; return; }
+    wait_until 10 is_running auth && wait_until 10 pid_changed auth 0 || { fail exec-auth "never ran"; return; }
+    local pid1
+    pid1=$(json_num auth pid)
+    d exec -u 1000 "$(cname auth)" /drinitctl --timeout 2 stop >/dev/null 2>&1 && bad="$bad drinitctl stop as uid 1000 succeeded;"
+    [ "$(json_str auth state)" = running ] && [ "$(json_num auth pid)" = "$pid1" ] || bad="$bad program no longer the same after the refused stop;"
+    local rejected
+    rejected=$(json_num auth rejected_requests)
+    [ -n "$rejected" ] && [ "$rejected" -ge 1 ] || bad="$bad rejected_requests is '$rejected';"
+    [ -z "$bad" ] && pass exec-auth || fail exec-auth "$bad"
+}
+
 # 3. docker stop on a program that ignores TERM: --grace ends it; `docker stop -t 1` too.
 s_stop_ignored() {
     local bad= t0 t code
@@ -227,7 +262,11 @@ s_stop_ignored() {
         || { fail stop-term-ignored "run failed"; return; }
     run_c dockerkill --entrypoint /drinit "$PREFIX-base" -- sh -c 'trap "" TERM; while :; do sleep 1; done' \
         || { fail stop-term-ignored "run failed"; return; }
-    wait_until 10 is_running graceful && wait_until 10 is_running dockerkill || { fail stop-term-ignored "never ran"; return; }
+    # The same option from the environment (docker run -e), for images one cannot rebuild.
+    run_c envgrace -e DRINIT_GRACE=1 "$PREFIX-base" sh -c 'trap "" TERM; while :; do sleep 1; done' \
+        || { fail stop-term-ignored "run failed"; return; }
+    wait_until 10 is_running graceful && wait_until 10 is_running dockerkill && wait_until 10 is_running envgrace \
+        || { fail stop-term-ignored "never ran"; return; }
     sleep 0.5
 
     t0=$(now_ms)
@@ -245,10 +284,18 @@ s_stop_ignored() {
     code=$(exit_code dockerkill)
     [ "$code" = 137 ] || bad="$bad docker stop -t 1: exit $code, want 137;"
     [ $t -lt 5000 ] || bad="$bad docker stop -t 1: took ${t} ms (want < 5000);"
+    local t_docker=$t
+
+    t0=$(now_ms)
+    d stop "$(cname envgrace)" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    code=$(exit_code envgrace)
+    [ "$code" = 137 ] || bad="$bad -e DRINIT_GRACE=1: exit $code, want 137;"
+    [ $t -ge 700 ] && [ $t -lt 5000 ] || bad="$bad -e DRINIT_GRACE=1: docker stop took ${t} ms (want 1000..5000);"
 
     if [ -z "$bad" ]; then
         pass stop-term-ignored
-        echo "  (--grace 2: ${t_grace} ms; docker stop -t 1: ${t} ms; both exit 137)"
+        echo "  (--grace 2: ${t_grace} ms; docker stop -t 1: ${t_docker} ms; DRINIT_GRACE=1: ${t} ms; all exit 137)"
     else
         fail stop-term-ignored "$bad"
     fi
@@ -533,6 +580,7 @@ started=$(now_ms)
 s_exit_codes
 s_stop_handled
 s_signals
+s_tty
 s_stop_ignored
 s_zombies
 s_healthcheck
@@ -541,6 +589,7 @@ s_trap_example
 s_liveness
 s_nonroot_readonly
 s_host_network
+s_auth
 s_examples
 s_docker_init
 echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
