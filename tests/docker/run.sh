@@ -423,6 +423,25 @@ s_liveness() {
     fi
 }
 
+# --restart keeps the container up across program failures, until --max-restarts gives up
+# and the container exits with the program's status.
+s_restart_policy() {
+    local bad= code
+    run_c flaky --entrypoint /drinit "$PREFIX-base" --restart on-failure -- sh -c 'sleep 1; exit 3' || bad="$bad run failed;"
+    run_c hopeless --entrypoint /drinit "$PREFIX-base" --restart on-failure --max-restarts 2/60 -- sh -c 'exit 3' \
+        || bad="$bad run failed;"
+    [ -n "$bad" ] && { fail restart-policy "$bad"; return; }
+    wait_until 15 restarts_above_zero flaky || bad="$bad --restart on-failure: no restart counted in 15 s;"
+    is_running flaky || bad="$bad --restart on-failure: container exited with $(exit_code flaky);"
+    if wait_until 30 is_exited hopeless; then
+        code=$(exit_code hopeless)
+        [ "$code" = 3 ] || bad="$bad --max-restarts 2/60: exit $code, want 3;"
+    else
+        bad="$bad --max-restarts 2/60: still running after 30 s;"
+    fi
+    [ -z "$bad" ] && pass restart-policy || fail restart-policy "$bad"
+}
+
 # 8. Non-root and a read-only root filesystem.
 s_nonroot_readonly() {
     local bad= why code
@@ -459,6 +478,14 @@ s_host_network() {
     sleep 3
     health_is hostB healthy || bad="$bad B is $(field hostB '{{.State.Health.Status}}');"
     is_running hostA && is_running hostB || bad="$bad a container exited;"
+    # With the program stopped, Docker's TERM ends drinit itself at once (128+15).
+    local t0 t
+    t0=$(now_ms)
+    d stop "$(cname hostA)" >/dev/null
+    t=$(( $(now_ms) - t0 ))
+    [ "$(exit_code hostA)" = 143 ] || bad="$bad docker stop of A with its program stopped: exit $(exit_code hostA), want 143;"
+    [ $t -lt 5000 ] || bad="$bad docker stop of A with its program stopped took ${t} ms;"
+    is_running hostB || bad="$bad B exited with A;"
     if [ -z "$bad" ]; then
         pass host-network
         echo "  (sockets: A $sa, B $sb)"
@@ -587,6 +614,7 @@ s_healthcheck
 s_trap
 s_trap_example
 s_liveness
+s_restart_policy
 s_nonroot_readonly
 s_host_network
 s_auth
