@@ -63,6 +63,14 @@ fi
 
 # --- engine ----------------------------------------------------------------------------
 
+# why_failed LOG...: the lines of dockerd logs that say why it did not start.
+why_failed() {
+    local lines
+    lines=$(grep -hiE 'level=(fatal|error)|^failed' "$@" 2>/dev/null | tail -n 3)
+    [ -n "$lines" ] || lines=$(tail -q -n 2 "$@" 2>/dev/null)
+    echo "$lines" | tr '\n' ' ' | cut -c1-800
+}
+
 engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
 # try_dockerd NAME FLAGS...: starts dockerd; 0 once `docker info` answers, else stops it.
@@ -76,7 +84,7 @@ try_dockerd() {
     local deadline=$((SECONDS + START_TIMEOUT))
     while [ $SECONDS -lt $deadline ]; do
         if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
-            echo "docker.sh: dockerd ${*:-(default flags)} exited: $(grep -iE 'level=(fatal|error)|failed' "$log" | tail -2)"
+            echo "docker.sh: dockerd ${*:-(default flags)} exited: $(why_failed "$log")"
             wait "$DOCKERD_PID" 2>/dev/null || true
             DOCKERD_PID=
             return 1
@@ -100,12 +108,12 @@ else
     if [ -n "${DRINIT_DOCKERD_FLAGS:-}" ]; then
         # shellcheck disable=SC2086 # word splitting is the point: a list of flags
         try_dockerd custom $DRINIT_DOCKERD_FLAGS \
-            || skip "dockerd $DRINIT_DOCKERD_FLAGS does not run here: $(tail -n 3 "$LOG_DIR"/dockerd-custom.log | tr '\n' ' ' | cut -c1-600)"
+            || skip "dockerd $DRINIT_DOCKERD_FLAGS does not run here (log $LOG_DIR/dockerd-custom.log): $(why_failed "$LOG_DIR"/dockerd-custom.log)"
     else
         try_dockerd default \
             || try_dockerd vfs --storage-driver=vfs \
             || try_dockerd vfs-nonet --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
-            || skip "dockerd does not run here; logs in $LOG_DIR: $(tail -q -n 2 "$LOG_DIR"/dockerd-*.log 2>/dev/null | tr '\n' ' ' | cut -c1-600)"
+            || skip "dockerd does not run here (logs in $LOG_DIR): $(why_failed "$LOG_DIR"/dockerd-*.log)"
     fi
     echo "docker.sh: dockerd $DOCKERD_PID answers ($(docker info -f '{{.ServerVersion}}, storage {{.Driver}}' 2>/dev/null))"
 fi
