@@ -99,14 +99,21 @@ def baseline_name(inits):
 RUNNING = {}  # unshare pid -> init host pid or None
 
 
-def parent_of(pid):
+def stat_field(pid, index):
+    """Field INDEX of /proc/PID/stat counted from the state (0: state, 1: ppid, 2: pgrp),
+    or None once the process is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     # The command name may contain spaces and parentheses: fields start after the last ')'.
-    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    field = stat[stat.rindex(b")") + 2 :].split()[index]
+    return field.decode() if index == 0 else int(field)
+
+
+def parent_of(pid):
+    return stat_field(pid, 1)
 
 
 def proc_field(pid, field):
@@ -352,12 +359,9 @@ def orphan_group(inst):
     seen = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit() and parent_of(entry) == inst.pid:
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
+            pgid = stat_field(entry, 2)
+            if pgid is None:
                 continue
-            pgid = int(stat[stat.rindex(b")") + 2 :].split()[2])
             if pgid in seen:
                 # Never our own group, nor a broadcast: this pgid goes to kill(-pgid).
                 if pgid <= 1 or pgid == os.getpgrp():
@@ -405,12 +409,12 @@ def bench_idle(inits, workdir, reps):
 # Runs inside drinit's PID namespace (nsenter -p): times the client from spawn to exit.
 CTL_DRIVER = r"""
 import json, os, sys, time
-ctl, count = sys.argv[1:3]
-argv_of = {"health": ctl.split() + ["health"], "status": ctl.split() + ["status"], "true": ["/bin/true"]}
+ctl, count = json.loads(sys.argv[1]), int(sys.argv[2])
+argv_of = {"health": ctl + ["health"], "status": ctl + ["status"], "true": ["/bin/true"]}
 times = {k: [] for k in argv_of}
 # The client's own output (status prints a few lines) must not mix with the JSON below.
 quiet = [(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)]
-for _ in range(int(count)):
+for _ in range(count):
     for name, argv in argv_of.items():
         start = time.perf_counter_ns()
         pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=quiet)
@@ -426,13 +430,13 @@ print(json.dumps(times))
 def bench_ctl(drinit_init, workdir, count):
     """Round trip of `drinitctl health` and `drinitctl status`, run inside the namespace."""
     ctl = os.path.join(os.path.dirname(drinit_init.path), "drinitctl")
-    ctl = ctl if os.path.exists(ctl) else drinit_init.path + " ctl"
+    ctl = [ctl] if os.path.exists(ctl) else [drinit_init.path, "ctl"]
     socket = f"drinit-bench-{os.getpid()}"
     inst = Instance(drinit_init, ["sh", "-c", IDLE_PROGRAM], workdir, "ctl", env={"DRINIT_SOCKET": socket})
     try:
         env = dict(os.environ, DRINIT_SOCKET=socket)
         out = subprocess.run(
-            ["nsenter", "-t", str(inst.pid), "-p", "--", PY, "-c", CTL_DRIVER, ctl, str(count)],
+            ["nsenter", "-t", str(inst.pid), "-p", "--", PY, "-c", CTL_DRIVER, json.dumps(ctl), str(count)],
             env=env, capture_output=True, text=True, timeout=120,
         )
         if out.returncode != 0:
@@ -442,11 +446,20 @@ def bench_ctl(drinit_init, workdir, count):
         inst.stop()
 
 
+def output(argv):
+    """A helper command's stdout, or "" where it is not installed: only the report's
+    details depend on these (`file`, `dpkg-query`)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True).stdout
+    except OSError:
+        return ""
+
+
 def binary_info(init):
     path = init.path
     # The size comparison uses tini-static when it is installed; tini's row shows the
     # dynamic build's own size, which does not count its libc.
-    kind = subprocess.run(["file", "-L", "-b", path], capture_output=True, text=True).stdout
+    kind = output(["file", "-L", "-b", path])
     linkage = "static" if "statically linked" in kind else ("dynamic" if "dynamically linked" in kind else "?")
     return os.stat(path).st_size, linkage
 
@@ -468,11 +481,11 @@ def versions(inits):
     out = {}
     for init in inits:
         if init.name == "drinit":
-            v = subprocess.run([init.path, "--version"], capture_output=True, text=True).stdout.strip()
+            v = output([init.path, "--version"]).strip()
         else:
             package = "tini" if init.name.startswith("tini") else init.name
-            v = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True).stdout
-            v = f"{init.name} {v.strip() or '?'} (Debian)"
+            v = output(["dpkg-query", "-W", "-f", "${Version}", package]).strip()
+            v = f"{init.name} {v} (Debian)" if v else f"{init.name} (version unknown)"
         out[init.name] = v
     return out
 
