@@ -495,18 +495,37 @@ s_host_network() {
 }
 
 # The examples build and run as their headers say.
-s_examples() {
-    local bad= code
-    run_c exmin "$PREFIX-ex-minimal" /bin/busybox sh -c 'exit 5' || bad="$bad minimal: run failed;"
-    if wait_until 20 is_exited exmin; then
-        code=$(exit_code exmin)
-        [ "$code" = 5 ] || bad="$bad minimal: exit $code, want 5;"
+s_example_minimal() {
+    local code
+    run_c exmin "$PREFIX-ex-minimal" /bin/busybox sh -c 'exit 5' || { fail example-minimal "run failed"; return; }
+    if ! wait_until 20 is_exited exmin; then
+        fail example-minimal "still running after 20 s"
+    elif code=$(exit_code exmin) && [ "$code" != 5 ]; then
+        fail example-minimal "exit $code, want 5: $(logs_tail exmin)"
     else
-        bad="$bad minimal: still running;"
+        pass example-minimal
     fi
-    run_c exhc "$PREFIX-ex-healthcheck" || bad="$bad healthcheck: run failed;"
-    wait_until 30 health_is exhc healthy || bad="$bad healthcheck: never healthy: $(field exhc '{{json .State.Health}}' | cut -c1-200) $(logs_tail exhc);"
-    [ -z "$bad" ] && pass examples-minimal-healthcheck || fail examples-minimal-healthcheck "$bad"
+}
+probe_passing() { [ "$(json_raw "$1" last_probe_ok)" = true ] && [ "$(json_str "$1" health)" = healthy ]; }
+s_example_healthcheck() {
+    run_c exhc "$PREFIX-ex-healthcheck" || { fail example-healthcheck "run failed"; return; }
+    wait_until 30 health_is exhc healthy || { fail example-healthcheck "never healthy: $(logs_tail exhc)"; return; }
+    # drinit's own HTTP probe must pass too, not merely not have failed often enough yet.
+    wait_until 10 probe_passing exhc || { fail example-healthcheck "HTTP probe not passing: $(ctl exhc status --json 2>&1)"; return; }
+    local pid1
+    pid1=$(json_num exhc pid)
+    # A hung server: the probe times out until drinit restarts it (3 failures, then --grace 5).
+    ctl exhc signal STOP >/dev/null || { fail example-healthcheck "drinitctl signal STOP failed"; return; }
+    if ! wait_until 40 restarts_above_zero exhc; then
+        fail example-healthcheck "hung server not restarted in 40 s: $(ctl exhc status --json 2>&1)"
+    elif ! wait_until 20 probe_passing exhc; then
+        fail example-healthcheck "not healthy after the restart: $(ctl exhc status --json 2>&1)"
+    elif ! is_running exhc; then
+        fail example-healthcheck "container exited"
+    else
+        pass example-healthcheck
+        echo "  (hung httpd pid $pid1 restarted as $(json_num exhc pid))"
+    fi
 }
 
 # 10. drinit as Docker's own init (`docker run --init`), via a private second dockerd.
@@ -618,7 +637,8 @@ s_restart_policy
 s_nonroot_readonly
 s_host_network
 s_auth
-s_examples
+s_example_minimal
+s_example_healthcheck
 s_docker_init
 echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
 echo "$PASSED passed, $FAILED failed"
