@@ -46,6 +46,27 @@ fi
 
 d() { timeout 60 "$DOCKER" "$@"; }
 
+# The private dockerd of the docker-init scenario, with whatever it still runs.
+stop_init_daemon() {
+    [ -n "$INIT_DAEMON_PID" ] || return 0
+    if [ -n "$INIT_SOCK" ]; then
+        local ids
+        ids=$(DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" ps -aq 2>/dev/null)
+        [ -n "$ids" ] && DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" rm -f $ids >/dev/null 2>&1
+    fi
+    kill -TERM "$INIT_DAEMON_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$INIT_DAEMON_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$INIT_DAEMON_PID" 2>/dev/null
+    INIT_DAEMON_PID=
+    rm -rf "/run/drinit-e2e-$$"
+    # Its data root is under $WORK; unmount what an unclean stop may have left there.
+    grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+}
+
 cleanup() {
     local ids
     ids=$("$DOCKER" ps -aq --filter "label=$LABEL" 2>/dev/null)
@@ -529,25 +550,6 @@ s_example_healthcheck() {
 }
 
 # 10. drinit as Docker's own init (`docker run --init`), via a private second dockerd.
-stop_init_daemon() {
-    [ -n "$INIT_DAEMON_PID" ] || return 0
-    if [ -n "$INIT_SOCK" ]; then
-        local ids
-        ids=$(DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" ps -aq 2>/dev/null)
-        [ -n "$ids" ] && DOCKER_HOST=unix://$INIT_SOCK timeout 30 "$DOCKER" rm -f $ids >/dev/null 2>&1
-    fi
-    kill -TERM "$INIT_DAEMON_PID" 2>/dev/null
-    local i
-    for i in $(seq 1 100); do
-        kill -0 "$INIT_DAEMON_PID" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -KILL "$INIT_DAEMON_PID" 2>/dev/null
-    INIT_DAEMON_PID=
-    rm -rf "/run/drinit-e2e-$$"
-    # Its data root is under $WORK; unmount what an unclean stop may have left there.
-    grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-}
 s_docker_init() {
     if [ "${DRINIT_E2E_SKIP_INIT:-0}" = 1 ]; then
         echo "SKIP docker-init (DRINIT_E2E_SKIP_INIT=1)"
@@ -611,6 +613,13 @@ s_docker_init() {
     "${D2[@]}" run --rm --init --network none "$PREFIX-plain" sh -c 'exit 7' >/dev/null 2>&1
     code=$?
     [ "$code" = 7 ] || bad="$bad run --init sh -c 'exit 7' exited $code;"
+    # Orphans are reaped by the drop-in as well.
+    "${D2[@]}" run -d --init --network none --name "$c-z" "$PREFIX-plain" \
+        sh -c 'for i in 1 2 3 4 5; do (sleep 0.2 &); done; exec sleep 100000' >/dev/null || bad="$bad run --init (orphans) failed;"
+    sleep 2
+    local z
+    z=$("${D2[@]}" exec "$c-z" sh -c 'cat /proc/[0-9]*/stat' 2>/dev/null | awk '$3 == "Z"' | wc -l)
+    [ "$z" = 0 ] || bad="$bad $z zombie(s) under docker run --init;"
 
     stop_init_daemon
     if [ -z "$bad" ]; then
