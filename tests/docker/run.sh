@@ -359,9 +359,12 @@ health_cycle() {
     shift
     run_c "$name" "$@" "$PREFIX-health" >/dev/null || { echo "run failed"; return; }
     wait_until 20 health_is "$name" healthy || { echo "never healthy: $(field "$name" '{{json .State.Health}}' | cut -c1-300)"; return; }
+    ctl "$name" >/dev/null 2>&1 || { echo "plain drinitctl exit $? while running"; return; }
     ctl "$name" stop >/dev/null || { echo "drinitctl stop failed"; return; }
     [ "$(json_str "$name" state)" = stopped ] || { echo "state after stop: $(json_str "$name" state)"; return; }
     ctl "$name" health >/dev/null && { echo "drinitctl health exit 0 while stopped"; return; }
+    # The seed's form: plain `drinitctl` is the health check.
+    ctl "$name" >/dev/null 2>&1 && { echo "plain drinitctl exit 0 while stopped"; return; }
     wait_until 20 health_is "$name" unhealthy || { echo "not unhealthy 20 s after stop"; return; }
     is_running "$name" || { echo "container exited after drinitctl stop"; return; }
     ctl "$name" start >/dev/null || { echo "drinitctl start failed"; return; }
