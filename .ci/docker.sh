@@ -17,7 +17,10 @@ START_TIMEOUT=${DRINIT_DOCKERD_TIMEOUT:-60}
 LOG_DIR=$(mktemp -d /tmp/drinit-dockerd.XXXXXX)
 DOCKERD_PID=
 
+KEEP_LOGS=0
+
 skip() {
+    KEEP_LOGS=1
     echo "SKIP docker e2e: $1"
     [ "${DRINIT_E2E_REQUIRED:-0}" = 1 ] && exit 1
     exit 0
@@ -43,7 +46,14 @@ stop_dockerd() {
     fi
     wait "$pid" 2>/dev/null || true
 }
-trap stop_dockerd EXIT
+# The dockerd logs are kept when something went wrong, for the messages that point at them.
+finish() {
+    local rc=$?
+    stop_dockerd
+    [ $rc = 0 ] && [ $KEEP_LOGS = 0 ] && rm -rf "$LOG_DIR"
+    return $rc
+}
+trap finish EXIT
 trap 'exit 130' INT TERM
 
 # --- packages --------------------------------------------------------------------------
