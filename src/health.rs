@@ -65,10 +65,20 @@ impl Health {
     pub fn program_started(&mut self, now: Millis) {
         self.cancel();
         if self.enabled() {
+            self.last_result = None;
             self.verdict = proto::Health::Starting;
             self.consecutive_failures = 0;
             self.start_period_ends = now + self.config.start_period_secs as Millis * 1000;
             self.next_probe_at = Some(now + self.interval());
+        }
+    }
+
+    /// What `drinitctl health` answers for a running program: the last probe passed, or
+    /// none has finished yet, or its failure fell inside the start period.
+    pub fn passing(&self, now: Millis) -> bool {
+        match self.last_result {
+            None => true,
+            Some((_, ok)) => ok || now < self.start_period_ends,
         }
     }
 
@@ -139,11 +149,12 @@ impl Health {
     }
 
     /// A child was reaped: if it was the exec probe, its exit status is the result.
-    pub fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Millis) -> Option<Option<BecameUnhealthy>> {
+    /// (The clock is read only then: orphans are reaped by the thousand.)
+    pub fn on_exit(&mut self, pid: i32, status: ExitStatus) -> Option<Option<BecameUnhealthy>> {
         match self.running {
             Some(Running::Exec { pid: probe }) if probe == pid => {
                 self.running = None;
-                Some(self.record(status == ExitStatus::Exited(0), now))
+                Some(self.record(status == ExitStatus::Exited(0), sys::now()))
             }
             _ => None,
         }

@@ -348,7 +348,7 @@ impl Init {
         if pid == self.program.pid {
             self.on_program_exit(status);
         } else if self.hooks.finished(pid, status) {
-        } else if let Some(result) = self.health.on_exit(pid, status, sys::now()) {
+        } else if let Some(result) = self.health.on_exit(pid, status) {
             self.on_probe_result(result);
         } else {
             let mut line = if self.config.warn_foreign_zombies { log::error() } else { log::debug() };
@@ -588,7 +588,7 @@ impl Init {
     // ---- Control replies ----------------------------------------------------------------
 
     fn is_healthy(&self) -> bool {
-        self.program.state == State::Running && self.health.verdict != proto::Health::Unhealthy
+        self.program.state == State::Running && self.health.passing(sys::now())
     }
 
     fn add_waiter(&mut self, to: UnixAddr, request: Request, awaiting: Awaiting) -> Outcome {
