@@ -204,7 +204,7 @@ fn fork_failure_at_start_up_and_at_run_time() {
     std::fs::set_permissions(&scratch.dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let hook = scratch.script("hook.sh", "true");
     // The program's shell waits on one long sleep: exactly three processes of the uid.
-    let program = scratch.script("program.sh", &format!("trap 'exit 5' TERM\nsleep 1000 &\necho ready > {}\nwait", scratch.path("ready").display()));
+    let program = scratch.script("program.sh", &format!("trap 'kill $!; exit 5' TERM\nsleep 1000 &\necho ready > {}\nwait", scratch.path("ready").display()));
     // drinit + the program's shell + its sleep: a fourth process cannot start.
     let child = limited_processes(3, &["-t", "USR1", "-r", &hook, "--", &program]);
     assert!(eventually(Duration::from_secs(5), || scratch.read("ready").contains("ready")));
@@ -256,13 +256,13 @@ fn hostile_arguments_are_usage_errors_never_crashes() {
         vec!["-t", "", "true"],
         vec!["--restart", "", "true"],
         vec!["-r", "", "true"],
-        vec![huge.as_str(), "--", "true"],
+        vec!["-t", huge.as_str(), "--", "true"],
         vec!["--max-restarts", "5/0", "true"],
         vec!["--health-tcp", "70000", "true"],
         vec!["--health-http", "http://999.1.1.1/", "true"],
     ] {
         let out = run(&args);
-        assert_eq!(out.status.code(), Some(2), "{:?}", &args[..args.len().min(2)]);
+        assert_eq!(out.status.code(), Some(2), "{:?}", args[0]);
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     }
     // Non-UTF-8 bytes are just bytes.
