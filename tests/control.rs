@@ -194,34 +194,7 @@ fn a_request_from_outside_the_pid_namespace_is_refused() {
 #[test]
 #[ignore = "helper process for hostile_datagrams_are_counted_and_dropped"]
 fn send_garbage_helper() {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let count: u32 = std::env::var("DRINIT_TEST_GARBAGE").expect("run by the flood test").parse().unwrap();
-    let name = std::env::var("DRINIT_SOCKET").unwrap();
-    let to = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-    let socket = UnixDatagram::unbound().unwrap();
-    let mut seed = 0x9E3779B97F4A7C15u64;
-    let mut buf = vec![0u8; 65536];
-    for i in 0..count {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let len = match i % 5 {
-            0 => 0,
-            1 => 65536,
-            2 => 16,
-            _ => (seed % 80) as usize,
-        };
-        for b in buf.iter_mut().take(len) {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-            *b = (seed >> 33) as u8;
-        }
-        if i % 5 == 2 {
-            // A plausible frame with a wrong protocol version.
-            buf[..6].copy_from_slice(b"DRNT\x09\x01");
-        }
-        socket.send_to_addr(&buf[..len], &to).expect("send");
-    }
+    send_garbage_from_env();
 }
 
 #[test]

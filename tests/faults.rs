@@ -91,19 +91,11 @@ fn ten_thousand_orphans_during_a_control_flood_leave_no_zombie_and_no_growth() {
     assert!(json_number(&init.status_json(), "rejected_requests").unwrap() >= 5000);
 }
 
-/// Sends hostile datagrams from inside drinit's namespace (see control.rs for the twin).
+/// Sends hostile datagrams from inside drinit's namespace (`common::send_garbage_from_env`).
 #[test]
 #[ignore = "helper process for ten_thousand_orphans_during_a_control_flood_leave_no_zombie_and_no_growth"]
 fn send_garbage_helper() {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let count: u32 = std::env::var("DRINIT_TEST_GARBAGE").expect("run by the flood test").parse().unwrap();
-    let to = SocketAddr::from_abstract_name(std::env::var("DRINIT_SOCKET").unwrap().as_bytes()).unwrap();
-    let socket = UnixDatagram::unbound().unwrap();
-    for i in 0..count {
-        let frame = [(i % 251) as u8; 40];
-        socket.send_to_addr(&frame[..(i % 40) as usize], &to).unwrap();
-    }
+    send_garbage_from_env();
 }
 
 #[test]
