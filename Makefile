@@ -4,7 +4,7 @@ RELEASE     := target/$(TARGET)/release
 BIN         := $(RELEASE)/drinit
 SIZE_BUDGET := 48000
 
-.PHONY: build test demo size bench e2e dist aarch64 tools clean find-panics
+.PHONY: build test demo size bench soak e2e dist aarch64 tools clean find-panics
 
 build: tools
 	cargo build --release --target $(TARGET)
@@ -42,6 +42,11 @@ find-panics: tools
 # Timings against tini, dumb-init and catatonit (Debian packages), in one interleaved run.
 bench: build
 	python3 bench/bench.py --drinit $(abspath $(BIN))
+
+# Ten minutes of a program crashing every second under --restart always, a probe and a
+# status loop: drinit's RSS, fds and CPU per restart per minute (not in CI).
+soak: build
+	python3 bench/soak.py --drinit $(abspath $(BIN))
 
 # Real Docker end to end (needs a running dockerd; .ci/docker.sh starts one).
 e2e: build

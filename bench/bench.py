@@ -25,6 +25,8 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCHMARKS = os.path.join(REPO, "BENCHMARKS.md")
+SOAK_HEADING = "## Soak"
 PY = sys.executable  # the real interpreter: a pyenv shim would add ~50 ms of bash per start
 
 # Namespaced runs. --kill-child makes the kernel SIGKILL the init if this script (and so
@@ -628,6 +630,21 @@ def report(inits, base, results, params, elapsed):
     return "\n".join(lines)
 
 
+def write_benchmarks(report=None, soak=None):
+    """BENCHMARKS.md is this bench's report followed by the soak's section (bench/soak.py):
+    each script rewrites its own part and keeps the other's."""
+    try:
+        with open(BENCHMARKS) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    at = old.find("\n" + SOAK_HEADING + "\n")
+    old_report, old_soak = (old, "") if at < 0 else (old[: at + 1], old[at + 1 :])
+    parts = [(report or old_report).rstrip("\n"), (soak or old_soak).rstrip("\n")]
+    with open(BENCHMARKS, "w") as f:
+        f.write("\n\n".join(p for p in parts if p) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drinit", required=True, help="absolute path of the drinit binary")
@@ -694,9 +711,8 @@ def main():
     print()
     print(text)
     if not args.no_write:
-        with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
-            f.write(text)
-        log("wrote", os.path.join(REPO, "BENCHMARKS.md"))
+        write_benchmarks(report=text)
+        log("wrote", BENCHMARKS)
     if RUNNING:
         log("internal error: instances left running:", sorted(RUNNING))
         return 1
