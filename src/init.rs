@@ -265,11 +265,12 @@ impl Init {
 
     fn on_signals(&mut self) {
         let mut infos = [SignalInfo { signal: 0, sender_pid: 0 }; 16];
-        loop {
+        // A short read (or none) empties the queue; what arrives later makes poll report the
+        // fd again, so reading on after it would only cost a syscall that says EAGAIN.
+        let mut full = true;
+        while full {
             let count = sys::read_signals(&self.signals, &mut infos);
-            if count == 0 {
-                return;
-            }
+            full = count == infos.len();
             for info in infos.iter().take(count) {
                 let action = self.action_for_signal(*info);
                 self.perform(action);
