@@ -429,10 +429,15 @@ print(json.dumps(times))
 """
 
 
+def drinitctl_command(drinit):
+    """The client's argv prefix: the `drinitctl` link beside the binary, else `drinit ctl`."""
+    ctl = os.path.join(os.path.dirname(drinit), "drinitctl")
+    return [ctl] if os.path.exists(ctl) else [drinit, "ctl"]
+
+
 def bench_ctl(drinit_init, workdir, count):
     """Round trip of `drinitctl health` and `drinitctl status`, run inside the namespace."""
-    ctl = os.path.join(os.path.dirname(drinit_init.path), "drinitctl")
-    ctl = [ctl] if os.path.exists(ctl) else [drinit_init.path, "ctl"]
+    ctl = drinitctl_command(drinit_init.path)
     socket = f"drinit-bench-{os.getpid()}"
     inst = Instance(drinit_init, ["sh", "-c", IDLE_PROGRAM], workdir, "ctl", env={"DRINIT_SOCKET": socket})
     try:

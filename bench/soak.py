@@ -153,8 +153,7 @@ def main():
         signal.signal(signum, bench.on_fatal_signal)
     atexit.register(bench.kill_everything)
 
-    ctl = os.path.join(os.path.dirname(drinit), "drinitctl")
-    ctl = [ctl] if os.path.exists(ctl) else [drinit, "ctl"]
+    ctl = bench.drinitctl_command(drinit)
     socket = f"drinit-soak-{os.getpid()}"
     options = ["--restart", "always", "--max-restarts", "1000000/60",
                "--health-cmd", "/bin/true", "--health-interval", "1", "--"]

@@ -6,15 +6,6 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn proc_field(pid: i32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap()
-}
-
-fn open_fds(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
-}
-
 #[test]
 fn a_storm_of_100000_signals_keeps_drinit_responsive_and_the_status_exact() {
     let scratch = Scratch::new("storm");
@@ -65,8 +56,8 @@ fn ten_thousand_orphans_during_a_control_flood_leave_no_zombie_and_no_growth() {
     for _ in 0..20 {
         init.ctl(&["status", "--json"]);
     }
-    let rss_before = proc_field(pid, "VmRSS:");
-    let fds_before = open_fds(pid);
+    let rss_before = proc_status_field(pid, "VmRSS");
+    let fds_before = init.open_fds();
     std::fs::write(&go, "").unwrap();
     let mut garbage = init
         .in_namespace()
@@ -84,8 +75,8 @@ fn ten_thousand_orphans_during_a_control_flood_leave_no_zombie_and_no_growth() {
     }
     assert!(garbage.wait().unwrap().success());
     assert!(eventually(Duration::from_secs(10), || zombies_in(&init) == 0), "zombies left");
-    let rss_after = proc_field(pid, "VmRSS:");
-    let fds_after = open_fds(pid);
+    let rss_after = proc_status_field(pid, "VmRSS");
+    let fds_after = init.open_fds();
     assert_eq!(fds_after, fds_before, "fd count changed");
     assert!(rss_after <= rss_before + 8, "VmRSS grew from {rss_before} kB to {rss_after} kB");
     assert!(json_number(&init.status_json(), "rejected_requests").unwrap() >= 5000);

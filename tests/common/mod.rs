@@ -243,13 +243,20 @@ impl Init {
 
     /// Context switches of drinit so far (voluntary + involuntary).
     pub fn context_switches(&self) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
-            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum()
+        proc_status_field(self.pid(), "voluntary_ctxt_switches") + proc_status_field(self.pid(), "nonvoluntary_ctxt_switches")
     }
+
+    /// The fds drinit has open now.
+    pub fn open_fds(&self) -> usize {
+        fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+}
+
+/// A numeric field of /proc/PID/status (`VmRSS`, `voluntary_ctxt_switches`…), in its unit.
+pub fn proc_status_field(pid: i32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')));
+    line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 impl Drop for Init {
