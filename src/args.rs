@@ -98,6 +98,13 @@ pub struct Config {
     pub socket_name: Option<&'static [u8]>,
     /// How long a trap hook may run before its process group is killed.
     pub hook_timeout_secs: u32,
+    /// `--stop-delay`: how long a requested stop drains (unhealthy, not ready, still
+    /// serving) before the stop signal.
+    pub stop_delay_secs: u32,
+    /// `--pre-stop`: a hook run when a drain starts; the stop signal waits for it.
+    pub pre_stop: Option<&'static CStr>,
+    /// `--notify`: give the program `NOTIFY_SOCKET` and take sd_notify datagrams from it.
+    pub notify: bool,
 }
 
 impl Config {
@@ -128,6 +135,9 @@ impl Config {
             },
             socket_name: None,
             hook_timeout_secs: 30,
+            stop_delay_secs: 0,
+            pre_stop: None,
+            notify: false,
         }
     }
 
@@ -179,6 +189,11 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
                 _ => {}
             }
             let option = long_option(name).ok_or(usage("unknown option", bytes))?;
+            if matches!(option, Opt::Notify) && inline.is_none() {
+                config.notify = true;
+                index += 1;
+                continue;
+            }
             let value = match inline {
                 Some(v) => v,
                 None => {
@@ -256,6 +271,9 @@ enum Opt {
     OnUnhealthy,
     HookTimeout,
     Socket,
+    StopDelay,
+    PreStop,
+    Notify,
 }
 
 fn long_option(name: &[u8]) -> Option<Opt> {
@@ -277,6 +295,9 @@ fn long_option(name: &[u8]) -> Option<Opt> {
         b"health-start-period" => Opt::HealthStartPeriod,
         b"on-unhealthy" => Opt::OnUnhealthy,
         b"hook-timeout" => Opt::HookTimeout,
+        b"stop-delay" => Opt::StopDelay,
+        b"pre-stop" => Opt::PreStop,
+        b"notify" => Opt::Notify,
         _ => return None,
     })
 }
@@ -304,6 +325,9 @@ const ENVIRONMENT: &[(&CStr, Opt)] = &[
     (c"DRINIT_ON_UNHEALTHY", Opt::OnUnhealthy),
     (c"DRINIT_HOOK_TIMEOUT", Opt::HookTimeout),
     (c"DRINIT_SOCKET", Opt::Socket),
+    (c"DRINIT_STOP_DELAY", Opt::StopDelay),
+    (c"DRINIT_PRE_STOP", Opt::PreStop),
+    (c"DRINIT_NOTIFY", Opt::Notify),
 ];
 
 fn apply_environment(config: &mut Config, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result<()> {
@@ -418,6 +442,9 @@ fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
             }
         }
         Opt::HookTimeout => config.hook_timeout_secs = positive_seconds(text)?,
+        Opt::StopDelay => config.stop_delay_secs = seconds(text)?,
+        Opt::PreStop => config.pre_stop = Some(non_empty(value, "empty script path")?),
+        Opt::Notify => config.notify = boolean(text)?,
         Opt::Socket => {
             if text.is_empty() || text.len() > crate::sys::UnixAddr::MAX_NAME {
                 return Err(usage("socket name must be 1..107 bytes", text));

@@ -209,7 +209,7 @@ fn exchange(name: &[u8], verb: Verb, signal: i32, timeout_secs: u32) -> Result<R
                 log::client_error().text(b"drinit is busy with other requests; try again").emit();
                 return Err(());
             }
-            Outcome::Done | Outcome::Failed => return Ok(reply),
+            Outcome::Done | Outcome::Failed | Outcome::Refused | Outcome::Superseded => return Ok(reply),
         }
     }
 }
@@ -224,7 +224,7 @@ fn client_socket() -> Result<Fd, sys::Errno> {
 /// Prints the answer and returns the exit code.
 fn report(reply: &Reply, json: bool, socket: &[u8]) -> i32 {
     let s = &reply.status;
-    let failed = reply.outcome == Outcome::Failed;
+    let failed = matches!(reply.outcome, Outcome::Failed | Outcome::Refused | Outcome::Superseded);
     match reply.verb {
         Verb::Status if json => print_json(s, socket),
         Verb::Status => print_status(s),

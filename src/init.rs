@@ -311,7 +311,7 @@ impl Init {
     fn on_request(&mut self, request: Request, from: UnixAddr) {
         let (outcome, awaiting) = match request.verb {
             Verb::Status => (Outcome::Done, None),
-            Verb::Health => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Health | Verb::Ready => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
             Verb::Signal => {
                 // Bypasses traps and rewrites: the operator named the signal.
                 let signal = Signal::from_number(request.arg).unwrap_or(Signal::TERM);
@@ -434,7 +434,7 @@ impl Init {
             }
             Action::Start => match self.program.state {
                 State::Running => Outcome::Done,
-                State::Stopping => {
+                State::Stopping | State::Draining => {
                     self.program.then_start = ThenStart::Yes { counted: false };
                     Outcome::InProgress
                 }
@@ -442,7 +442,7 @@ impl Init {
             },
             Action::Stop => match self.program.state {
                 State::Running => self.stop_program(ThenStart::No),
-                State::Stopping => {
+                State::Stopping | State::Draining => {
                     self.program.then_start = ThenStart::No;
                     Outcome::InProgress
                 }
@@ -455,7 +455,7 @@ impl Init {
             },
             Action::Restart => match self.program.state {
                 State::Running => self.stop_program(ThenStart::Yes { counted: false }),
-                State::Stopping => {
+                State::Stopping | State::Draining => {
                     self.program.then_start = ThenStart::Yes { counted: false };
                     Outcome::InProgress
                 }
@@ -615,7 +615,7 @@ impl Init {
     }
 
     fn reply(&self, to: &UnixAddr, verb: Verb, seq: u32, outcome: Outcome) {
-        self.control.reply(to, &Reply { verb, outcome, seq, status: self.status() });
+        self.control.reply(to, &Reply { verb, outcome, seq, superseded_by: None, status: self.status() });
     }
 
     fn status(&self) -> proto::Status {
@@ -634,6 +634,17 @@ impl Init {
             next_restart_ms: self.program.restart_at.map_or(0, |at| at.saturating_sub(now).min(u32::MAX as u64) as u32),
             last_probe_age_secs: self.health.last_result.map_or(u32::MAX, |(at, _)| (now.saturating_sub(at) / 1000) as u32),
             last_probe_ok: self.health.last_result.is_some_and(|(_, ok)| ok),
+            health_retries: self.config.health.retries,
+            ready: self.is_healthy(),
+            exit_reason: match self.program.last_status {
+                None => proto::ExitReason::None,
+                Some(ExitStatus::Exited(_)) => proto::ExitReason::Exit,
+                Some(ExitStatus::Signaled(_)) => proto::ExitReason::Signal,
+            },
+            oom_kills: 0,
+            own_uid: sys::geteuid(),
+            dropped_log_lines: 0,
+            notify_status: proto::NotifyStatus::EMPTY,
         }
     }
 }

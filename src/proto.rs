@@ -3,9 +3,11 @@
 
 /// Identifies a drinit frame, and the protocol version inside it.
 pub const MAGIC: [u8; 4] = *b"DRNT";
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 pub const REQUEST_LEN: usize = 16;
-pub const REPLY_LEN: usize = 64;
+pub const REPLY_LEN: usize = 152;
+/// The longest `STATUS=` text (sd_notify) a reply carries.
+pub const NOTIFY_STATUS_LEN: usize = 80;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Verb {
@@ -15,6 +17,7 @@ pub enum Verb {
     Stop = 4,
     Restart = 5,
     Signal = 6,
+    Ready = 7,
 }
 
 impl Verb {
@@ -26,6 +29,7 @@ impl Verb {
             4 => Verb::Stop,
             5 => Verb::Restart,
             6 => Verb::Signal,
+            7 => Verb::Ready,
             _ => return None,
         })
     }
@@ -88,6 +92,10 @@ pub enum Outcome {
     InProgress = 2,
     /// Too many requests are already waiting.
     Busy = 3,
+    /// The sender's uid may not do this (only uid 0 and drinit's own uid may).
+    Refused = 4,
+    /// A later request (`Reply::superseded_by`) changed what this one waited for.
+    Superseded = 5,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -97,9 +105,24 @@ pub enum State {
     Stopped = 2,
     Restarting = 3,
     Exited = 4,
+    /// A stop was asked for: health and readiness fail while the program still serves
+    /// for `--stop-delay` (and the pre-stop hook runs) before the stop signal.
+    Draining = 5,
 }
 
 impl State {
+    fn from_byte(b: u8) -> Option<State> {
+        Some(match b {
+            0 => State::Running,
+            1 => State::Stopping,
+            2 => State::Stopped,
+            3 => State::Restarting,
+            4 => State::Exited,
+            5 => State::Draining,
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static [u8] {
         match self {
             State::Running => b"running",
@@ -107,6 +130,7 @@ impl State {
             State::Stopped => b"stopped",
             State::Restarting => b"restarting",
             State::Exited => b"exited",
+            State::Draining => b"draining",
         }
     }
 }
@@ -132,6 +156,62 @@ impl Health {
     }
 }
 
+/// How the program last ended, as `status --json`'s `last_exit_reason` says it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExitReason {
+    /// It has not ended yet.
+    None = 0,
+    Exit = 1,
+    Signal = 2,
+    /// SIGKILL from the kernel's OOM killer (the cgroup's `oom_kill` count rose).
+    Oom = 3,
+}
+
+impl ExitReason {
+    fn from_byte(b: u8) -> Option<ExitReason> {
+        Some(match b {
+            0 => ExitReason::None,
+            1 => ExitReason::Exit,
+            2 => ExitReason::Signal,
+            3 => ExitReason::Oom,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> Option<&'static [u8]> {
+        match self {
+            ExitReason::None => None,
+            ExitReason::Exit => Some(b"exit"),
+            ExitReason::Signal => Some(b"signal"),
+            ExitReason::Oom => Some(b"oom"),
+        }
+    }
+}
+
+/// The program's last `STATUS=` text (sd_notify), cut to `NOTIFY_STATUS_LEN` bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NotifyStatus {
+    pub text: [u8; NOTIFY_STATUS_LEN],
+    pub len: u8,
+}
+
+impl NotifyStatus {
+    pub const EMPTY: NotifyStatus = NotifyStatus { text: [0; NOTIFY_STATUS_LEN], len: 0 };
+
+    pub fn from_bytes(bytes: &[u8]) -> NotifyStatus {
+        let mut status = NotifyStatus::EMPTY;
+        for (dst, &src) in status.text.iter_mut().zip(bytes) {
+            *dst = src;
+            status.len += 1;
+        }
+        status
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.get(..self.len as usize).unwrap_or(&[])
+    }
+}
+
 /// Everything `drinitctl status` shows, as drinit knows it at the moment of the reply.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Status {
@@ -152,6 +232,18 @@ pub struct Status {
     /// Seconds since the last probe finished, u32::MAX when none has.
     pub last_probe_age_secs: u32,
     pub last_probe_ok: bool,
+    /// `--health-retries`: the failures in a row that make the verdict unhealthy.
+    pub health_retries: u32,
+    /// Ready to serve (SPEC §8): what `drinitctl ready` answers.
+    pub ready: bool,
+    pub exit_reason: ExitReason,
+    /// Times the kernel's OOM killer ended the program.
+    pub oom_kills: u32,
+    /// drinit's own uid: with 0, the uids that may start, stop, restart and signal.
+    pub own_uid: u32,
+    /// Log lines dropped because stderr could not take them at once.
+    pub dropped_log_lines: u32,
+    pub notify_status: NotifyStatus,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -159,6 +251,8 @@ pub struct Reply {
     pub verb: Verb,
     pub outcome: Outcome,
     pub seq: u32,
+    /// With `Outcome::Superseded`: the request that took this one's place.
+    pub superseded_by: Option<Verb>,
     pub status: Status,
 }
 
@@ -172,12 +266,18 @@ pub fn encode_reply(r: &Reply) -> [u8; REPLY_LEN] {
     put(&mut f, 16, &s.uptime_secs.to_le_bytes());
     put(&mut f, 20, &s.restarts.to_le_bytes());
     put(&mut f, 24, &s.last_status.to_le_bytes());
-    put(&mut f, 28, &[s.health as u8, s.last_probe_ok as u8, 0, 0]);
+    put(&mut f, 28, &[s.health as u8, s.last_probe_ok as u8, s.ready as u8, s.exit_reason as u8]);
     put(&mut f, 32, &s.consecutive_failures.to_le_bytes());
     put(&mut f, 36, &s.rejected_requests.to_le_bytes());
     put(&mut f, 40, &s.stop_timeout_secs.to_le_bytes());
     put(&mut f, 44, &s.next_restart_ms.to_le_bytes());
     put(&mut f, 48, &s.last_probe_age_secs.to_le_bytes());
+    put(&mut f, 52, &s.health_retries.to_le_bytes());
+    put(&mut f, 56, &s.oom_kills.to_le_bytes());
+    put(&mut f, 60, &s.own_uid.to_le_bytes());
+    put(&mut f, 64, &s.dropped_log_lines.to_le_bytes());
+    put(&mut f, 68, &[r.superseded_by.map_or(0, |v| v as u8), s.notify_status.len, 0, 0]);
+    put(&mut f, 72, &s.notify_status.text);
     f
 }
 
@@ -195,16 +295,21 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
         1 => Outcome::Failed,
         2 => Outcome::InProgress,
         3 => Outcome::Busy,
+        4 => Outcome::Refused,
+        5 => Outcome::Superseded,
         _ => return Err(Malformed::Argument),
     };
-    let state = match f[7] {
-        0 => State::Running,
-        1 => State::Stopping,
-        2 => State::Stopped,
-        3 => State::Restarting,
-        4 => State::Exited,
-        _ => return Err(Malformed::Argument),
+    let state = State::from_byte(f[7]).ok_or(Malformed::Argument)?;
+    let exit_reason = ExitReason::from_byte(f[31]).ok_or(Malformed::Argument)?;
+    let superseded_by = match f[68] {
+        0 => None,
+        b => Some(Verb::from_byte(b).ok_or(Malformed::Argument)?),
     };
+    if f[69] as usize > NOTIFY_STATUS_LEN {
+        return Err(Malformed::Argument);
+    }
+    let mut notify_status = NotifyStatus { text: [0; NOTIFY_STATUS_LEN], len: f[69] };
+    notify_status.text.copy_from_slice(&f[72..72 + NOTIFY_STATUS_LEN]);
     let health = match f[28] {
         0 => Health::None,
         1 => Health::Starting,
@@ -217,6 +322,7 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
         verb,
         outcome,
         seq: u32_at(8),
+        superseded_by,
         status: Status {
             state,
             pid: u32_at(12) as i32,
@@ -230,6 +336,13 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
             stop_timeout_secs: u32_at(40),
             next_restart_ms: u32_at(44),
             last_probe_age_secs: u32_at(48),
+            health_retries: u32_at(52),
+            ready: f[30] != 0,
+            exit_reason,
+            oom_kills: u32_at(56),
+            own_uid: u32_at(60),
+            dropped_log_lines: u32_at(64),
+            notify_status,
         },
     })
 }
@@ -258,12 +371,19 @@ mod tests {
             next_restart_ms: 1500,
             last_probe_age_secs: u32::MAX,
             last_probe_ok: true,
+            health_retries: 3,
+            ready: true,
+            exit_reason: ExitReason::Oom,
+            oom_kills: 2,
+            own_uid: 65534,
+            dropped_log_lines: 17,
+            notify_status: NotifyStatus::from_bytes(b"serving 3 clients"),
         }
     }
 
     #[test]
     fn request_round_trips() {
-        for verb in [Verb::Status, Verb::Health, Verb::Start, Verb::Stop, Verb::Restart] {
+        for verb in [Verb::Status, Verb::Health, Verb::Start, Verb::Stop, Verb::Restart, Verb::Ready] {
             let r = Request { verb, arg: 0, seq: 77 };
             assert_eq!(decode_request(&encode_request(&r)), Ok(r));
         }
@@ -273,7 +393,9 @@ mod tests {
 
     #[test]
     fn reply_round_trips() {
-        let r = Reply { verb: Verb::Status, outcome: Outcome::InProgress, seq: 9, status: status() };
+        let r = Reply { verb: Verb::Status, outcome: Outcome::InProgress, seq: 9, superseded_by: None, status: status() };
+        assert_eq!(decode_reply(&encode_reply(&r)), Ok(r));
+        let r = Reply { verb: Verb::Restart, outcome: Outcome::Superseded, seq: 1, superseded_by: Some(Verb::Stop), status: status() };
         assert_eq!(decode_reply(&encode_reply(&r)), Ok(r));
     }
 
@@ -288,7 +410,7 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(decode_request(&bad), Err(Malformed::Magic));
         let mut bad = good;
-        bad[4] = 2;
+        bad[4] = 9;
         assert_eq!(decode_request(&bad), Err(Malformed::Version));
         let mut bad = good;
         bad[5] = 99;
@@ -313,9 +435,9 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let mut buf = [0u8; 80];
+        let mut buf = [0u8; 200];
         for round in 0..1_000_000u32 {
-            let len = if round % 2 == 0 { REQUEST_LEN } else { (next() % 81) as usize };
+            let len = if round % 2 == 0 { REQUEST_LEN } else { (next() % 201) as usize };
             if round % 3 == 0 {
                 buf[..REQUEST_LEN].copy_from_slice(&encode_request(&Request { verb: Verb::Signal, arg: 15, seq: round }));
                 let i = (next() % REQUEST_LEN as u64) as usize;
