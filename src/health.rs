@@ -73,12 +73,11 @@ impl Health {
         }
     }
 
-    /// What `drinitctl health` answers for a running program: the last probe passed, or
-    /// none has finished yet, or its failure fell inside the start period.
-    pub fn passing(&self, now: Millis) -> bool {
-        match self.last_result {
-            None => true,
-            Some((_, ok)) => ok || now < self.start_period_ends,
+    /// The exec probe's pid while one runs (0 otherwise): not part of the program's tree.
+    pub fn probe_pid(&self) -> i32 {
+        match self.running {
+            Some(Running::Exec { pid }) => pid,
+            _ => 0,
         }
     }
 

@@ -27,11 +27,12 @@ impl Hooks {
         Hooks { running: [None; SLOTS] }
     }
 
-    /// Runs `script SIGNUM` with `DRINIT_PID` and `DRINIT_SIGNAL` in its environment.
-    pub fn start(&mut self, script: &CStr, signal: Signal, program_pid: i32, mask: &SigMask, deadline: Millis) {
+    /// Runs `script SIGNUM` with `DRINIT_PID` and `DRINIT_SIGNAL` in its environment;
+    /// returns its pid once it runs.
+    pub fn start(&mut self, script: &CStr, signal: Signal, program_pid: i32, mask: &SigMask, deadline: Millis) -> Option<i32> {
         let Some(slot) = self.running.iter_mut().find(|s| s.is_none()) else {
             log::error().text(b"hook not run for signal ").num(signal.number() as i64).text(b": 8 hooks are already running").emit();
-            return;
+            return None;
         };
         let mut signum = [0u8; 40];
         let mut arg = [0u8; 20];
@@ -50,10 +51,26 @@ impl Hooks {
             Ok(pid) => {
                 log::info().text(b"hook started for signal ").num(signal.number() as i64).text(b", pid ").num(pid as i64).emit();
                 *slot = Some(Running { pid, deadline });
+                Some(pid)
             }
-            Err(SpawnError::Exec(e)) => log::error().text(b"cannot run hook ").text(script.to_bytes()).errno(e).emit(),
-            Err(SpawnError::Resources(e)) => log::error().text(b"cannot start hook (fork)").errno(e).emit(),
+            Err(SpawnError::Exec(e)) => {
+                log::error().text(b"cannot run hook ").text(script.to_bytes()).errno(e).emit();
+                None
+            }
+            Err(SpawnError::Resources(e)) => {
+                log::error().text(b"cannot start hook (fork)").errno(e).emit();
+                None
+            }
         }
+    }
+
+    /// The pids of the hooks that run (0 in free slots): not part of the program's tree.
+    pub fn pids(&self) -> [i32; SLOTS] {
+        let mut pids = [0; SLOTS];
+        for (pid, hook) in pids.iter_mut().zip(self.running.iter()) {
+            *pid = hook.map_or(0, |h| h.pid);
+        }
+        pids
     }
 
     /// Whether `pid` was a hook (and forgets it).

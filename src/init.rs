@@ -11,9 +11,10 @@ use crate::log;
 use crate::proto::{self, Outcome, Reply, Request, State, Verb};
 use crate::reap;
 use crate::sig::Signal;
-use crate::supervise::{AfterExit, KillScope, Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
-use crate::sweep;
+use crate::supervise::{AfterExit, Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::sys::{self, Args, ExitStatus, Fd, Millis, PollFlags, PollSet, SigMask, SignalInfo, UnixAddr};
+use crate::tree::Tree;
+use crate::waiters::{Awaiting, Waiters};
 
 /// What a signal or a control request asks for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -31,47 +32,31 @@ pub enum Action {
     Restart,
 }
 
-/// What a control client that is waiting for the program's state will be answered on.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    Stopped,
-    Running,
-}
-
-#[derive(Clone, Copy)]
-struct Waiter {
-    to: UnixAddr,
-    verb: Verb,
-    seq: u32,
-    awaiting: Awaiting,
-}
-
-const WAITER_SLOTS: usize = 8;
-
 /// Where a start comes from: decides what a failed start means.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Origin {
+pub(crate) enum Origin {
     /// A `drinitctl` request: a failure leaves the program stopped and drinit up.
     Request,
     /// The restart policy: a failure counts as an exit, with backoff and limit.
     Policy,
 }
 
-struct Init {
-    config: Config,
+pub(crate) struct Init {
+    pub(crate) config: Config,
     args: Args,
-    original_mask: SigMask,
+    pub(crate) original_mask: SigMask,
     own_pid: i32,
     /// PID 1 of its own PID namespace: `kill(-1)` reaches exactly the container.
-    namespace_init: bool,
+    pub(crate) namespace_init: bool,
     signals: Fd,
     timer: Fd,
     armed: Option<Millis>,
     control: Server,
-    program: Supervisor,
-    hooks: Hooks,
-    health: Health,
-    waiters: [Option<Waiter>; WAITER_SLOTS],
+    pub(crate) program: Supervisor,
+    pub(crate) tree: Tree,
+    pub(crate) hooks: Hooks,
+    pub(crate) health: Health,
+    pub(crate) waiters: Waiters,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -84,6 +69,9 @@ pub fn main(args: Args) -> i32 {
             return exit::SYSTEM_ERROR;
         }
     };
+    // Whatever the parent left behind (an ignored SIGCHLD would make the kernel reap the
+    // program behind drinit's back: drinit would never see it exit) is undone.
+    sys::reset_signal_dispositions();
     let config = match args::parse(args, &sys::getenv) {
         Ok(Parsed::Run(config)) => config,
         Ok(Parsed::Help) => {
@@ -100,6 +88,7 @@ pub fn main(args: Args) -> i32 {
         }
     };
     log::set_verbosity(config.verbosity);
+    sys::log_without_blocking();
     match Init::start(config, args, original_mask) {
         Ok(init) => init.run(),
         Err(code) => code,
@@ -127,6 +116,8 @@ Runs PROGRAM, forwards signals, reaps zombies, exits with PROGRAM's status.
  -v                    log to stderr (-vv: every signal)
  --grace SECS          SIGKILL everything SECS after a stop signal
  --stop-signal SIG     first signal of drinitctl stop (TERM)
+ --stop-delay SECS     drain: fail health/ready SECS before the stop signal
+ --pre-stop SCRIPT     run SCRIPT SIGNUM when a drain starts
  --rewrite FROM:TO     deliver TO for FROM (TO 0: drop)
  --restart never|on-failure|always
  --max-restarts N[/S]  give up after N restarts in S seconds (5/60)
@@ -190,8 +181,9 @@ impl Init {
             armed: None,
             control,
             program: Supervisor::new(),
+            tree: Tree::new(own_pid),
             hooks: Hooks::new(),
-            waiters: [None; WAITER_SLOTS],
+            waiters: Waiters::new(),
         };
         match init.spawn_program() {
             Ok(()) => Ok(init),
@@ -245,7 +237,8 @@ impl Init {
 
     fn arm_timer(&mut self) {
         let next = [
-            self.program.kill_at.map(|(at, _)| at),
+            self.program.kill_at,
+            self.program.drain.map(|d| d.until),
             self.program.restart_at,
             self.hooks.next_deadline(),
             self.health.next_deadline(),
@@ -322,21 +315,20 @@ impl Init {
             Verb::Restart => (self.perform(Action::Restart), Some(Awaiting::Running)),
         };
         let outcome = match (outcome, awaiting) {
-            (Outcome::InProgress, Some(awaiting)) => self.add_waiter(from, request, awaiting),
+            (Outcome::InProgress, Some(awaiting)) => self.waiters.add(from, &request, awaiting),
             (outcome, _) => outcome,
         };
-        self.reply(&from, request.verb, request.seq, outcome);
+        self.reply(&from, request.verb, request.seq, outcome, None);
     }
 
     fn on_deadlines(&mut self) {
         let now = sys::now();
-        if let Some((at, scope)) = self.program.kill_at {
-            if at <= now {
-                self.program.kill_at = None;
-                self.kill_program(scope);
-            }
+        if self.program.kill_at.is_some_and(|at| at <= now) {
+            self.program.kill_at = None;
+            self.on_kill_deadline();
         }
-        if self.program.restart_at.is_some_and(|at| at <= now) {
+        self.end_drain_if_over(now);
+        if self.program.leftovers.is_none() && self.program.restart_at.is_some_and(|at| at <= now) {
             self.program.restart_at = None;
             self.start_program(Origin::Policy);
         }
@@ -349,6 +341,7 @@ impl Init {
         if pid == self.program.pid {
             self.on_program_exit(status);
         } else if self.hooks.finished(pid, status) {
+            self.on_hook_exit(pid);
         } else if let Some(result) = self.health.on_exit(pid, status) {
             self.on_probe_result(result);
         } else {
@@ -365,36 +358,28 @@ impl Init {
             ExitStatus::Signaled(signal) => line.text(b" killed by signal ").num(signal as i64).emit(),
         }
         self.health.program_stopped();
-        let was_stopping = self.program.state == State::Stopping;
         let after = self.program.exited(status, sys::now(), &self.config);
-        if was_stopping {
-            self.answer_waiters(Awaiting::Stopped, Outcome::Done);
-        }
-        match after {
-            AfterExit::Exit(code) => self.finish(code),
-            AfterExit::StayStopped => {}
-            AfterExit::StartNow => self.start_program(Origin::Policy),
-            AfterExit::StartRequested => self.start_program(Origin::Request),
-            AfterExit::StartLater => {
-                log::info().text(b"restarting in ").num(self.program.restart_at.unwrap_or(0).saturating_sub(sys::now()) as i64).text(b" ms").emit();
-            }
-        }
+        // What follows waits for the rest of the tree (`on_reaped`, after this reap batch).
+        self.program.leftovers = Some(after);
+        self.program.swept = false;
     }
 
     fn on_probe_result(&mut self, result: Option<BecameUnhealthy>) {
         if result.is_none() || self.program.state != State::Running {
             return;
         }
-        log::error().text(b"program is unhealthy").emit();
+        log::event().text(b"program is unhealthy: ").num(self.health.consecutive_failures as i64).text(b" probes failed in a row").emit();
+        // A liveness stop does not drain: the program is not serving anyway.
+        let timeout = Some(self.stop_timeout_secs());
         match self.config.health.on_unhealthy {
             OnUnhealthy::Nothing => {}
             OnUnhealthy::Restart => {
-                self.stop_program(ThenStart::Yes { counted: true });
+                self.stop_program(ThenStart::Yes { counted: true }, Some(self.config.stop_signal), timeout);
             }
             OnUnhealthy::Exit => {
                 self.program.exit_override = Some(exit::UNHEALTHY);
                 self.program.shutting_down = true;
-                self.stop_program(ThenStart::No);
+                self.stop_program(ThenStart::No, Some(self.config.stop_signal), timeout);
             }
         }
     }
@@ -405,7 +390,8 @@ impl Init {
     fn perform(&mut self, action: Action) -> Outcome {
         match action {
             Action::Reap => {
-                reap::reap_all(|pid, status| self.on_child_exit(pid, status));
+                let children_remain = reap::reap_all(|pid, status| self.on_child_exit(pid, status));
+                self.on_reaped(children_remain);
                 Outcome::Done
             }
             Action::Ignore => Outcome::Done,
@@ -419,69 +405,26 @@ impl Init {
             }
             Action::Deliver(signal) => self.deliver(signal),
             Action::Shutdown { received, deliver } => {
-                if !self.program.is_alive() {
-                    log::info().text(b"stop signal with no program running: exiting").emit();
-                    self.finish(exit::SIGNAL_BASE + received.number());
-                }
-                if let Some(signal) = deliver {
-                    self.program.shutting_down = true;
-                    self.deliver(signal);
-                    if self.config.grace_secs > 0 {
-                        self.program.arm_kill(sys::now(), self.config.grace_secs, KillScope::Everything);
-                    }
-                }
+                self.shutdown(received, deliver);
                 Outcome::Done
             }
-            Action::Start => match self.program.state {
-                State::Running => Outcome::Done,
-                State::Stopping | State::Draining => {
-                    self.program.then_start = ThenStart::Yes { counted: false };
-                    Outcome::InProgress
-                }
-                State::Stopped | State::Restarting | State::Exited => self.start_now(),
-            },
-            Action::Stop => match self.program.state {
-                State::Running => self.stop_program(ThenStart::No),
-                State::Stopping | State::Draining => {
-                    self.program.then_start = ThenStart::No;
-                    Outcome::InProgress
-                }
-                State::Restarting => {
-                    self.program.restart_at = None;
-                    self.program.state = State::Stopped;
-                    Outcome::Done
-                }
-                State::Stopped | State::Exited => Outcome::Done,
-            },
+            Action::Start => self.want_running(true, Verb::Start),
+            Action::Stop => self.want_running(false, Verb::Stop),
             Action::Restart => match self.program.state {
-                State::Running => self.stop_program(ThenStart::Yes { counted: false }),
-                State::Stopping | State::Draining => {
-                    self.program.then_start = ThenStart::Yes { counted: false };
-                    Outcome::InProgress
+                State::Running => {
+                    let timeout = Some(self.stop_timeout_secs());
+                    self.request_stop(ThenStart::Yes { counted: false }, Some(self.config.stop_signal), timeout)
                 }
-                State::Stopped | State::Restarting | State::Exited => self.start_now(),
+                _ => self.want_running(true, Verb::Restart),
             },
         }
     }
 
-    fn start_now(&mut self) -> Outcome {
-        self.start_program(Origin::Request);
-        if self.program.state == State::Running { Outcome::Done } else { Outcome::Failed }
-    }
-
-    /// Sends the stop signal and arms the SIGKILL deadline (`--grace`, or 10 s).
-    fn stop_program(&mut self, then: ThenStart) -> Outcome {
-        let timeout = self.stop_timeout_secs();
-        self.program.stopping(sys::now(), timeout, KillScope::Group, then);
-        self.deliver(self.config.stop_signal);
-        Outcome::InProgress
-    }
-
-    fn stop_timeout_secs(&self) -> u32 {
+    pub(crate) fn stop_timeout_secs(&self) -> u32 {
         if self.config.grace_secs > 0 { self.config.grace_secs } else { DEFAULT_STOP_TIMEOUT_SECS }
     }
 
-    fn deliver(&mut self, signal: Signal) -> Outcome {
+    pub(crate) fn deliver(&mut self, signal: Signal) -> Outcome {
         if !self.program.is_alive() {
             log::debug().text(b"no program to deliver signal ").num(signal.number() as i64).text(b" to").emit();
             return Outcome::Failed;
@@ -503,30 +446,6 @@ impl Init {
         }
     }
 
-    /// The SIGKILL deadline passed with the program still alive.
-    fn kill_program(&mut self, scope: KillScope) {
-        if !self.program.is_alive() {
-            return;
-        }
-        log::info().text(b"grace period over: SIGKILL").emit();
-        // ESRCH: the group is already gone; the exit is on its way through SIGCHLD.
-        let _ = sys::kill_process_group(self.program.pid, Signal::KILL.number());
-        let _ = sys::kill_process(self.program.pid, Signal::KILL.number());
-        if scope == KillScope::Everything {
-            self.kill_descendants();
-        }
-    }
-
-    /// SIGKILL every process drinit is responsible for: the whole namespace when drinit
-    /// is its PID 1, otherwise only drinit's own descendants.
-    fn kill_descendants(&self) {
-        if self.namespace_init {
-            let _ = sys::kill_everything_in_namespace(Signal::KILL.number());
-        } else {
-            sweep::kill_descendants_of(self.own_pid, Signal::KILL.number());
-        }
-    }
-
     fn spawn_program(&mut self) -> Result<(), SpawnError> {
         let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: &[], role: Role::Program };
         let now = sys::now();
@@ -535,7 +454,7 @@ impl Init {
                 log::info().text(b"started ").text(self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes())).text(b" as pid ").num(pid as i64).emit();
                 self.program.started(pid, now);
                 self.health.program_started(now);
-                self.answer_waiters(Awaiting::Running, Outcome::Done);
+                self.answer_waiters(Awaiting::Running, Outcome::Done, None);
                 Ok(())
             }
             Err(e) => {
@@ -549,7 +468,7 @@ impl Init {
         }
     }
 
-    fn start_program(&mut self, origin: Origin) {
+    pub(crate) fn start_program(&mut self, origin: Origin) {
         let Err(e) = self.spawn_program() else { return };
         let code = match e {
             SpawnError::Exec(errno) => exit::for_exec_failure(errno),
@@ -559,7 +478,7 @@ impl Init {
             Origin::Request => {
                 self.program.state = State::Stopped;
                 self.program.last_status = Some(ExitStatus::Exited(code));
-                self.answer_waiters(Awaiting::Running, Outcome::Failed);
+                self.answer_waiters(Awaiting::Running, Outcome::Failed, None);
             }
             Origin::Policy => match self.program.start_failed(code, sys::now(), &self.config) {
                 AfterExit::Exit(code) => self.finish(code),
@@ -573,49 +492,41 @@ impl Init {
         }
     }
 
-    /// drinit ends: the program has ended for good (or never ran again).
-    fn finish(&mut self, code: i32) -> ! {
-        self.answer_waiters(Awaiting::Running, Outcome::Failed);
-        self.answer_waiters(Awaiting::Stopped, Outcome::Done);
-        // As PID 1 the kernel takes the remaining processes with us. As a subreaper we
-        // leave them, unless --grace asked for everything to be gone.
-        if self.program.shutting_down && self.config.grace_secs > 0 && !self.namespace_init {
-            self.kill_descendants();
-        }
+    /// drinit ends: the program has ended for good (or never ran again), and nothing of
+    /// its tree is left (or what was left got SIGKILL at the deadline).
+    pub(crate) fn finish(&mut self, code: i32) -> ! {
+        self.answer_waiters(Awaiting::Running, Outcome::Failed, None);
+        self.answer_waiters(Awaiting::Stopped, Outcome::Done, None);
         log::info().text(b"exiting with code ").num(code as i64).emit();
         sys::exit_now(code)
     }
 
     // ---- Control replies ----------------------------------------------------------------
 
+    /// The one health verdict (SPEC §3) that `health`'s exit code and `status` both show:
+    /// unhealthy while the program is not running (or drains), or once the probe failed
+    /// `--health-retries` times in a row.
+    fn verdict(&self) -> proto::Health {
+        if self.program.state != State::Running {
+            proto::Health::Unhealthy
+        } else {
+            self.health.verdict
+        }
+    }
+
     fn is_healthy(&self) -> bool {
-        self.program.state == State::Running && self.health.passing(sys::now())
+        self.verdict() != proto::Health::Unhealthy
     }
 
-    fn add_waiter(&mut self, to: UnixAddr, request: Request, awaiting: Awaiting) -> Outcome {
-        match self.waiters.iter_mut().find(|w| w.is_none()) {
-            Some(slot) => {
-                *slot = Some(Waiter { to, verb: request.verb, seq: request.seq, awaiting });
-                Outcome::InProgress
-            }
-            None => Outcome::Busy,
-        }
+    /// Answers every client waiting for `settled`.
+    pub(crate) fn answer_waiters(&mut self, settled: Awaiting, outcome: Outcome, superseded_by: Option<Verb>) {
+        let status = self.status();
+        let control = &self.control;
+        self.waiters.settle(settled, |w| control.reply(&w.to, &Reply { verb: w.verb, outcome, seq: w.seq, superseded_by, status }));
     }
 
-    fn answer_waiters(&mut self, settled: Awaiting, outcome: Outcome) {
-        for slot in 0..WAITER_SLOTS {
-            let Some(Some(waiter)) = self.waiters.get(slot).copied() else { continue };
-            if waiter.awaiting == settled {
-                if let Some(s) = self.waiters.get_mut(slot) {
-                    *s = None;
-                }
-                self.reply(&waiter.to, waiter.verb, waiter.seq, outcome);
-            }
-        }
-    }
-
-    fn reply(&self, to: &UnixAddr, verb: Verb, seq: u32, outcome: Outcome) {
-        self.control.reply(to, &Reply { verb, outcome, seq, superseded_by: None, status: self.status() });
+    fn reply(&self, to: &UnixAddr, verb: Verb, seq: u32, outcome: Outcome, superseded_by: Option<Verb>) {
+        self.control.reply(to, &Reply { verb, outcome, seq, superseded_by, status: self.status() });
     }
 
     fn status(&self) -> proto::Status {
@@ -627,10 +538,10 @@ impl Init {
             uptime_secs: if alive { (now.saturating_sub(self.program.started_at) / 1000) as u32 } else { 0 },
             restarts: self.program.restarts,
             last_status: exit::wire_status(self.program.last_status),
-            health: self.health.verdict,
+            health: self.verdict(),
             consecutive_failures: self.health.consecutive_failures,
             rejected_requests: self.control.rejected,
-            stop_timeout_secs: self.stop_timeout_secs(),
+            stop_timeout_secs: self.whole_stop_secs(),
             next_restart_ms: self.program.restart_at.map_or(0, |at| at.saturating_sub(now).min(u32::MAX as u64) as u32),
             last_probe_age_secs: self.health.last_result.map_or(u32::MAX, |(at, _)| (now.saturating_sub(at) / 1000) as u32),
             last_probe_ok: self.health.last_result.is_some_and(|(_, ok)| ok),
@@ -643,7 +554,7 @@ impl Init {
             },
             oom_kills: 0,
             own_uid: sys::geteuid(),
-            dropped_log_lines: 0,
+            dropped_log_lines: log::dropped_lines(),
             notify_status: proto::NotifyStatus::EMPTY,
         }
     }

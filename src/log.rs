@@ -3,7 +3,7 @@
 //! (the write is a raw syscall).
 
 use crate::sys;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 /// How much drinit says: 0 errors only, 1 lifecycle events, 2 every signal and reap.
 /// A global because every module logs, including the forked child before exec.
@@ -15,6 +15,14 @@ pub fn set_verbosity(level: u8) {
 
 pub fn verbosity() -> u8 {
     VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Lines stderr could not take at once (a full pipe, a stalled log driver): dropped, never
+/// waited for, and counted for `drinitctl status`.
+static DROPPED: AtomicU32 = AtomicU32::new(0);
+
+pub fn dropped_lines() -> u32 {
+    DROPPED.load(Ordering::Relaxed)
 }
 
 /// One line of output, built in a fixed buffer and written at once by `emit`.
@@ -85,7 +93,12 @@ impl Line {
             *slot = b'\n';
             self.len += 1;
         }
-        sys::write_stdio(self.fd, self.buf.get(..self.len).unwrap_or(&[]));
+        let line = self.buf.get(..self.len).unwrap_or(&[]);
+        if self.fd == 1 {
+            sys::write_stdio(1, line);
+        } else if !sys::write_log(line) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -94,7 +107,13 @@ pub fn error() -> Line {
     Line::new(2, true, b"drinit: ")
 }
 
-/// A lifecycle event (start, exit, restart, hook), shown with `-v`.
+/// A supervision event (a restart, giving up, turning unhealthy, a drain, a grace-period
+/// SIGKILL, an OOM kill): always printed, one line each (SPEC §2).
+pub fn event() -> Line {
+    Line::new(2, true, b"drinit: ")
+}
+
+/// A lifecycle event (start, exit, hook), shown with `-v`.
 pub fn info() -> Line {
     Line::new(2, verbosity() >= 1, b"drinit: ")
 }

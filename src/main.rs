@@ -20,9 +20,11 @@ mod log;
 mod proto;
 mod reap;
 mod sig;
+mod stopping;
 mod supervise;
-mod sweep;
 mod sys;
+mod tree;
+mod waiters;
 
 /// The C runtime's entry point: dispatch on the name we were called by.
 #[cfg(not(test))]

@@ -15,6 +15,7 @@ impl Signal {
     pub const USR1: Signal = Signal(libc::SIGUSR1 as u8);
     pub const TERM: Signal = Signal(libc::SIGTERM as u8);
     pub const CHLD: Signal = Signal(libc::SIGCHLD as u8);
+    pub const CONT: Signal = Signal(libc::SIGCONT as u8);
     pub const STOP: Signal = Signal(libc::SIGSTOP as u8);
     pub const TSTP: Signal = Signal(libc::SIGTSTP as u8);
     pub const TTIN: Signal = Signal(libc::SIGTTIN as u8);

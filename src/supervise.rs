@@ -5,6 +5,7 @@
 use crate::args::{Config, RestartPolicy};
 use crate::exit;
 use crate::proto::State;
+use crate::sig::Signal;
 use crate::sys::{ExitStatus, Millis};
 
 /// The longest wait between two restarts.
@@ -36,13 +37,23 @@ pub enum AfterExit {
     StartLater,
 }
 
-/// Who asked to stop the program: decides what the SIGKILL deadline sweeps.
+/// A requested stop that first drains (SPEC §7): health and readiness fail while the
+/// program keeps serving until `until` and the pre-stop hook has ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum KillScope {
-    /// The program's process group (`drinitctl stop`).
-    Group,
-    /// The group and every other descendant (a stop signal with `--grace`).
-    Everything,
+pub struct Drain {
+    pub until: Millis,
+    /// The pre-stop hook's pid while it runs.
+    pub hook: Option<i32>,
+    /// The signal delivered when the drain ends (`None`: a `--rewrite` dropped it).
+    pub deliver: Option<Signal>,
+    /// Seconds from the stop signal to SIGKILL (`None`: wait for the program forever).
+    pub kill_after: Option<u32>,
+}
+
+impl Drain {
+    pub fn is_over(&self, now: Millis) -> bool {
+        now >= self.until && self.hook.is_none()
+    }
 }
 
 pub struct Supervisor {
@@ -57,8 +68,18 @@ pub struct Supervisor {
     /// drinit's exit code when shutting down for a reason of its own (`--on-unhealthy exit`).
     pub exit_override: Option<i32>,
     pub then_start: ThenStart,
-    pub kill_at: Option<(Millis, KillScope)>,
+    pub kill_at: Option<Millis>,
     pub restart_at: Option<Millis>,
+    pub drain: Option<Drain>,
+    /// The program has ended but processes of its tree are left: this follows once they
+    /// are gone (or killed at `kill_at`), so two generations never run side by side.
+    pub leftovers: Option<AfterExit>,
+    /// The restart limit was reached: the last exit ends drinit.
+    pub gave_up: bool,
+    /// The leftovers of the ended program have been signalled once.
+    pub swept: bool,
+    /// The program ended during a stop that was asked for (not a shutdown, not on its own).
+    pub stop_was_requested: bool,
     backoff_secs: u32,
     window_started: Millis,
     restarts_in_window: u32,
@@ -77,6 +98,11 @@ impl Supervisor {
             then_start: ThenStart::No,
             kill_at: None,
             restart_at: None,
+            drain: None,
+            leftovers: None,
+            gave_up: false,
+            swept: false,
+            stop_was_requested: false,
             backoff_secs: 0,
             window_started: 0,
             restarts_in_window: 0,
@@ -95,33 +121,43 @@ impl Supervisor {
         self.pid != 0
     }
 
-    /// The program is asked to stop; it gets until `now + timeout` before SIGKILL.
-    pub fn stopping(&mut self, now: Millis, timeout_secs: u32, scope: KillScope, then: ThenStart) {
+    /// The program is asked to stop; with `kill_after` it gets that long before SIGKILL.
+    pub fn stopping(&mut self, now: Millis, kill_after: Option<u32>, then: ThenStart) {
         self.state = State::Stopping;
         self.then_start = then;
-        self.arm_kill(now, timeout_secs, scope);
+        if let Some(secs) = kill_after {
+            self.arm_kill(now, secs);
+        }
     }
 
-    /// Keeps the earlier of an existing and a new SIGKILL deadline, and the wider scope.
-    pub fn arm_kill(&mut self, now: Millis, timeout_secs: u32, scope: KillScope) {
+    /// Keeps the earlier of an existing and a new SIGKILL deadline.
+    pub fn arm_kill(&mut self, now: Millis, timeout_secs: u32) {
         let at = now.saturating_add(timeout_secs as Millis * 1000);
-        self.kill_at = Some(match self.kill_at {
-            Some((earlier, old)) => (earlier.min(at), if old == KillScope::Everything { old } else { scope }),
-            None => (at, scope),
-        });
+        self.kill_at = Some(self.kill_at.map_or(at, |earlier| earlier.min(at)));
+    }
+
+    /// A stop was asked for: drinitctl stop/restart, a stop signal, a liveness restart.
+    pub fn is_stopping(&self) -> bool {
+        matches!(self.state, State::Stopping | State::Draining)
+    }
+
+    /// The restarts counted in the current window, and the window's length.
+    pub fn restarts_in_window(&self) -> u32 {
+        self.restarts_in_window
     }
 
     /// Records the end of the program and decides what follows.
     pub fn exited(&mut self, status: ExitStatus, now: Millis, config: &Config) -> AfterExit {
+        self.stop_was_requested = self.is_stopping() && !self.shutting_down;
         self.pid = 0;
         self.last_status = Some(status);
-        self.kill_at = None;
+        self.drain = None;
         let code = exit::code_for(status, &config.success_codes);
         if self.shutting_down {
             self.state = State::Exited;
             return AfterExit::Exit(self.exit_override.unwrap_or(code));
         }
-        if self.state == State::Stopping {
+        if self.is_stopping() {
             self.state = State::Stopped;
             return match self.then_start {
                 ThenStart::No => AfterExit::StayStopped,
@@ -148,6 +184,7 @@ impl Supervisor {
     fn schedule_restart(&mut self, now: Millis, code: i32, config: &Config) -> AfterExit {
         if !self.within_restart_limit(now, config) {
             self.state = State::Exited;
+            self.gave_up = true;
             return AfterExit::Exit(code);
         }
         self.restarts += 1;
@@ -280,8 +317,8 @@ mod tests {
         let c = config(&["--restart", "always"]);
         let mut s = Supervisor::new();
         s.started(1, 0);
-        s.stopping(0, 10, KillScope::Group, ThenStart::No);
-        assert_eq!(s.kill_at, Some((10_000, KillScope::Group)));
+        s.stopping(0, Some(10), ThenStart::No);
+        assert_eq!(s.kill_at, Some(10_000));
         assert_eq!(s.exited(ExitStatus::Signaled(15), 5, &c), AfterExit::StayStopped);
         assert_eq!(s.state, State::Stopped);
         s.started(2, 10);
@@ -294,18 +331,47 @@ mod tests {
         let c = config(&["--max-restarts", "0"]);
         let mut s = Supervisor::new();
         s.started(1, 0);
-        s.stopping(0, 10, KillScope::Group, ThenStart::Yes { counted: false });
+        s.stopping(0, Some(10), ThenStart::Yes { counted: false });
         assert_eq!(s.exited(ExitStatus::Signaled(15), 5, &c), AfterExit::StartRequested);
         assert_eq!(s.restarts, 1);
     }
 
     #[test]
-    fn kill_deadline_keeps_the_earlier_time_and_wider_scope() {
+    fn kill_deadline_keeps_the_earlier_time() {
         let mut s = Supervisor::new();
-        s.arm_kill(0, 10, KillScope::Group);
-        s.arm_kill(1000, 2, KillScope::Everything);
-        assert_eq!(s.kill_at, Some((3000, KillScope::Everything)));
-        s.arm_kill(0, 1, KillScope::Group);
-        assert_eq!(s.kill_at, Some((1000, KillScope::Everything)));
+        s.arm_kill(0, 10);
+        s.arm_kill(1000, 2);
+        assert_eq!(s.kill_at, Some(3000));
+        s.arm_kill(0, 1);
+        assert_eq!(s.kill_at, Some(1000));
+    }
+
+    #[test]
+    fn a_draining_program_that_exits_counts_as_stopped() {
+        let c = config(&["--restart", "always"]);
+        let mut s = Supervisor::new();
+        s.started(1, 0);
+        s.state = State::Draining;
+        s.drain = Some(Drain { until: 5000, hook: None, deliver: Some(Signal::TERM), kill_after: Some(10) });
+        assert_eq!(s.exited(ExitStatus::Exited(0), 10, &c), AfterExit::StayStopped);
+        assert_eq!(s.drain, None);
+    }
+
+    #[test]
+    fn a_drain_is_over_after_its_delay_and_its_hook() {
+        let mut d = Drain { until: 1000, hook: Some(7), deliver: None, kill_after: None };
+        assert!(!d.is_over(2000), "the pre-stop hook still runs");
+        d.hook = None;
+        assert!(!d.is_over(999));
+        assert!(d.is_over(1000));
+    }
+
+    #[test]
+    fn giving_up_is_recorded() {
+        let c = config(&["--restart", "always", "--max-restarts", "0"]);
+        let mut s = Supervisor::new();
+        s.started(1, 0);
+        assert_eq!(s.exited(ExitStatus::Exited(3), 1, &c), AfterExit::Exit(3));
+        assert!(s.gave_up);
     }
 }

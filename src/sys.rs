@@ -16,6 +16,7 @@ impl Errno {
     pub const AGAIN: Errno = Errno(libc::EAGAIN);
     pub const NOENT: Errno = Errno(libc::ENOENT);
     pub const ADDRINUSE: Errno = Errno(libc::EADDRINUSE);
+    pub const NOSYS: Errno = Errno(libc::ENOSYS);
 
     fn from_rustix(e: rustix::io::Errno) -> Errno {
         Errno(e.raw_os_error())
@@ -47,6 +48,7 @@ impl Errno {
             libc::EADDRINUSE => b"EADDRINUSE",
             libc::ECONNREFUSED => b"ECONNREFUSED",
             libc::ETIMEDOUT => b"ETIMEDOUT",
+            libc::ENOSYS => b"ENOSYS",
             _ => b"error",
         }
     }
@@ -109,6 +111,74 @@ pub fn write_stdio(fd: i32, mut buf: &[u8]) {
             Err(_) => return,
         }
     }
+}
+
+/// How drinit's own log lines reach stderr (`log_without_blocking`): 0 a plain write (the
+/// client, start-up, a regular file), 1 `send` with MSG_DONTWAIT (a socket: journald, a
+/// log driver), 2 a private non-blocking reopening of fd 2 (`LOG_FD`), 3 poll, then write.
+static LOG_MODE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+static LOG_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(2);
+
+/// Makes drinit's log writes non-blocking without touching fd 2's own flags, which the
+/// program shares (O_NONBLOCK there would make the program's writes fail with EAGAIN).
+pub fn log_without_blocking() {
+    use core::sync::atomic::Ordering::Relaxed;
+    let Ok(stat) = rustix::fs::fstat(standard_stream(2)) else { return };
+    let mode = match rustix::fs::FileType::from_raw_mode(stat.st_mode) {
+        rustix::fs::FileType::RegularFile => 0,
+        rustix::fs::FileType::Socket => 1,
+        // A pipe or a terminal: a new open file description of the same object has flags
+        // of its own. /proc/self/fd/2 opens one (for a pipe only while it has a reader).
+        _ => match open(c"/proc/self/fd/2", libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY) {
+            Ok(fd) => {
+                LOG_FD.store(fd.0, Relaxed);
+                core::mem::forget(fd); // lives as long as drinit
+                2
+            }
+            Err(_) => 3,
+        },
+    };
+    LOG_MODE.store(mode, Relaxed);
+}
+
+/// Writes one log line without blocking (once `log_without_blocking` ran); false when the
+/// line, or what was left of it, was dropped because stderr could not take it at once.
+pub fn write_log(mut buf: &[u8]) -> bool {
+    use core::sync::atomic::Ordering::Relaxed;
+    let mode = LOG_MODE.load(Relaxed);
+    if mode == 0 {
+        write_stdio(2, buf);
+        return true;
+    }
+    let fd = LOG_FD.load(Relaxed);
+    if fd < 0 {
+        return false; // never: it holds 2 or an fd open() returned (and rustix asserts it)
+    }
+    // SAFETY: fd 2, or the reopened fd that drinit keeps open for its whole life.
+    let stream = unsafe { BorrowedFd::borrow_raw(fd) };
+    if mode == 3 {
+        let mut fds = [rustix::event::PollFd::from_borrowed_fd(stream, PollFlags::OUT)];
+        let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+        if !matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(1)) {
+            return false;
+        }
+    }
+    while !buf.is_empty() {
+        let sent = if mode == 1 {
+            // SAFETY: the kernel reads buf.len() bytes of `buf`; fd is a socket (fstat said so).
+            let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+            if n < 0 { Err(last_errno()) } else { Ok(n as usize) }
+        } else {
+            rustix::io::write(stream, buf).map_err(Errno::from_rustix)
+        };
+        match sent {
+            Ok(0) => return false,
+            Ok(n) => buf = buf.get(n..).unwrap_or(&[]),
+            Err(Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 pub fn read(fd: &Fd, buf: &mut [u8]) -> SysResult<usize> {
@@ -190,8 +260,18 @@ pub enum ExitStatus {
     Signaled(u8),
 }
 
-/// `wait(WNOHANG)` for any child: `None` when none is ready (or none exists).
-pub fn reap_one() -> Option<(i32, ExitStatus)> {
+/// What one `wait(WNOHANG)` found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reaped {
+    Child(i32, ExitStatus),
+    /// Children exist, none has ended.
+    NoneReady,
+    /// drinit has no children at all (ECHILD).
+    NoChildren,
+}
+
+/// `wait(WNOHANG)` for any child.
+pub fn reap_one() -> Reaped {
     loop {
         match rustix::process::wait(rustix::process::WaitOptions::NOHANG) {
             Ok(Some((pid, status))) => {
@@ -201,13 +281,28 @@ pub fn reap_one() -> Option<(i32, ExitStatus)> {
                     // Stopped/continued are not requested (no WUNTRACED); skip defensively.
                     (None, None) => continue,
                 };
-                return Some((pid.as_raw_nonzero().get(), decoded));
+                return Reaped::Child(pid.as_raw_nonzero().get(), decoded);
             }
-            Ok(None) => return None,
+            Ok(None) => return Reaped::NoneReady,
             Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return None,
+            Err(_) => return Reaped::NoChildren,
         }
     }
+}
+
+/// `pidfd_open`: a handle on one process; signals sent through it never reach a process
+/// that reused the pid later (Linux 5.3+; ENOSYS before).
+pub fn pidfd_open(pid: i32) -> SysResult<Fd> {
+    // SAFETY: pidfd_open takes two integers; no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 { Err(last_errno()) } else { Ok(Fd(fd as RawFd)) }
+}
+
+/// `pidfd_send_signal(pidfd, signal)`: ESRCH once that process has ended.
+pub fn pidfd_signal(pidfd: &Fd, signal: i32) -> SysResult<()> {
+    // SAFETY: integers only; the siginfo pointer is NULL (the kernel fills in a kill()'s).
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.raw(), signal, core::ptr::null::<u8>(), 0) };
+    if r < 0 { Err(last_errno()) } else { Ok(()) }
 }
 
 /// Blocking wait for one specific child that is known to be exiting right now.
@@ -628,6 +723,15 @@ pub fn socket_error(fd: &Fd) -> SysResult<()> {
 
 // ---------------------------------------------------------------------------------------
 // /proc: namespace identity and the process tree, both optional (it may not be mounted).
+
+/// The pid that `/proc/self` names: drinit's own pid only when /proc belongs to
+/// drinit's PID namespace (`unshare --pid` without a new /proc mount shows the host's).
+pub fn proc_self_pid() -> Option<i32> {
+    let mut buf = [0u8; 16];
+    // SAFETY: the kernel writes at most buf.len() bytes into `buf`, a valid local.
+    let n = unsafe { libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    crate::sig::parse_small_number(buf.get(..usize::try_from(n).ok()?)?)
+}
 
 /// The inode of a namespace link such as `/proc/self/ns/pid`: its identity.
 pub fn namespace_inode(path: &CStr) -> Option<u64> {
