@@ -149,14 +149,39 @@ impl Init {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Init {
+        Init::launch(
+            |cmd| {
+                cmd.arg(drinit()).args(args);
+                for (k, v) in env {
+                    cmd.env(k, v);
+                }
+            },
+            false,
+        )
+    }
+
+    /// Whatever `build` adds to the namespace command (a wrapper that execs drinit).
+    pub fn start_command(build: impl FnOnce(&mut Command)) -> Init {
+        Init::launch(build, false)
+    }
+
+    /// drinit with its stderr on a pipe that nobody reads (a stalled log driver).
+    pub fn start_stalled_stderr(args: &[&str]) -> Init {
+        Init::launch(|cmd| { cmd.arg(drinit()).args(args); }, true)
+    }
+
+    fn launch(build: impl FnOnce(&mut Command), stalled_stderr: bool) -> Init {
         let socket = unique("drinit-test");
         let stderr = std::env::temp_dir().join(format!("{socket}.stderr"));
         let mut cmd = namespace_command();
-        cmd.arg(drinit()).args(args).env("DRINIT_SOCKET", &socket).stdin(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
+        build(&mut cmd);
+        cmd.env("DRINIT_SOCKET", &socket).stdin(Stdio::null()).stdout(Stdio::null());
+        if stalled_stderr {
+            // The read end stays in the Child, open and never read, until the test ends.
+            cmd.stderr(Stdio::piped());
+        } else {
+            cmd.stderr(fs::File::create(&stderr).unwrap());
         }
-        cmd.stdout(Stdio::null()).stderr(fs::File::create(&stderr).unwrap());
         let unshare = cmd.spawn().expect("unshare");
         Init { unshare, socket, stderr, exit: None }
     }
