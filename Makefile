@@ -4,7 +4,7 @@ RELEASE     := target/$(TARGET)/release
 BIN         := $(RELEASE)/drinit
 SIZE_BUDGET := 56000
 
-.PHONY: build test demo size bench soak e2e dist aarch64 tools have-file clean find-panics
+.PHONY: build test demo size bench soak e2e e2e-docker e2e-podman dist aarch64 tools have-file clean find-panics
 
 build: tools
 	cargo build --release --target $(TARGET)
@@ -53,9 +53,15 @@ bench: build
 soak: build
 	python3 bench/soak.py --drinit $(abspath $(BIN))
 
-# Real Docker end to end (needs a running dockerd; .ci/docker.sh starts one).
-e2e: build
+# Real engines end to end: Docker (needs a running dockerd; .ci/docker.sh starts one), then
+# podman (.ci/podman.sh installs it). What cannot run on the machine is reported as SKIP.
+e2e: e2e-docker e2e-podman
+
+e2e-docker: build
 	bash tests/docker/run.sh $(abspath $(RELEASE))
+
+e2e-podman: build
+	bash tests/podman/run.sh $(abspath $(RELEASE))
 
 # Cross-build for aarch64 (rust-lld) and test it under qemu-aarch64-static.
 aarch64:
