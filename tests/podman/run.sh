@@ -332,28 +332,22 @@ s_kube() {
         skip podman-kube-grace-period "podman $(podman --version | cut -d' ' -f3) does not apply terminationGracePeriodSeconds $tgps (the container's stop timeout is $stop_timeout s); the stop below passes -t $tgps as the kubelet would"
     fi
     [ -n "$bad" ] && { fail podman-kube "$bad"; return; }
-    # The kubelet's stop: TERM, then SIGKILL after terminationGracePeriodSeconds.
-    local t0 t drained=no
+    # The kubelet's stop: TERM, then SIGKILL after terminationGracePeriodSeconds. podman
+    # refuses `exec` into a container that is stopping, so the drain shows in drinit's log
+    # line and in the time the stop takes (tests/*.rs show `ready` failing during it).
+    local t0 t
     t0=$(now_ms)
-    p pod stop -t "$tgps" "$POD" >"$WORK/pod-stop.log" 2>&1 &
-    local stopper=$!
-    while kill -0 "$stopper" 2>/dev/null; do
-        if is_running "$c" && [ "$drained" = no ]; then
-            ctl "$c" ready >/dev/null 2>&1 || { [ "$(json_str "$c" state)" = draining ] && drained=yes; }
-        fi
-        sleep 0.3
-    done
-    wait "$stopper"
+    p pod stop -t "$tgps" "$POD" >"$WORK/pod-stop.log" 2>&1
     t=$(( $(now_ms) - t0 ))
     local code
     code=$(exit_code "$c")
-    [ "$drained" = yes ] || bad="$bad never saw 'draining' with ready answering 1 during the stop;"
+    p logs "$c" 2>&1 | grep -q 'draining' || bad="$bad no 'draining' line from drinit in the logs;"
     [ $t -ge $((delay * 1000)) ] || bad="$bad the stop took ${t} ms, less than --stop-delay $delay s;"
     [ $t -lt $((tgps * 1000)) ] || bad="$bad the stop took ${t} ms, the whole grace period;"
     [ "$code" != 137 ] || bad="$bad the container was SIGKILLed (137);"
     if [ -z "$bad" ]; then
         pass podman-kube
-        echo "  (ready, live; stop drained ${delay} s and took ${t} ms of terminationGracePeriodSeconds ${tgps}; exit $code)"
+        echo "  (ready and live; the stop drained ${delay} s and took ${t} ms of terminationGracePeriodSeconds ${tgps}; exit $code)"
     else
         fail podman-kube "$bad (logs: $(logs_tail "$c"))"
     fi
