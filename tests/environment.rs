@@ -5,12 +5,17 @@ mod common;
 
 use common::*;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+static RUNS: AtomicU32 = AtomicU32::new(0);
 
 /// drinit (not PID 1) run to its end with `env`, its own socket name, stdin closed.
 fn drinit_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(drinit());
-    cmd.args(args).env("DRINIT_SOCKET", format!("environment-{}-{}", std::process::id(), args.len()));
+    // Tests run in parallel: each drinit gets a socket name of its own.
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    cmd.args(args).env("DRINIT_SOCKET", format!("environment-{}-{n}", std::process::id()));
     for name in ["TINI_SUBREAPER", "TINI_KILL_PROCESS_GROUP", "TINI_VERBOSITY"] {
         cmd.env_remove(name);
     }
