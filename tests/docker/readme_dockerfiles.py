@@ -126,6 +126,21 @@ def run(cmd, timeout=120):
         return -1, f"timed out after {timeout} s"
 
 
+def remove_stage_images(engine, build_output):
+    """Docker's legacy builder keeps the image of each earlier stage of a multi-stage build
+    as a dangling image: remove those this build made (not cached ones, which may be another
+    build's). `rmi` without -f leaves an image that another one still needs."""
+    made, cached = [], False
+    for line in build_output.splitlines():
+        m = re.fullmatch(r" ---> ([0-9a-f]{12})", line.rstrip())
+        if m and not cached:
+            made.append(m.group(1))
+        cached = line.strip() == "---> Using cache"
+    for image in made:
+        if run(engine + ["inspect", "-f", "{{len .RepoTags}}", image])[1].strip() == "0":
+            run(engine + ["rmi", image])
+
+
 def short(text):
     return " | ".join(l.strip() for l in text.strip().splitlines()[-3:])[:400]
 
@@ -153,13 +168,14 @@ def main():
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                 f.write(dockerfile)
             image = f"{a.prefix}-{name}"
-            build = engine + ["build", "-q", "--network", "none", "--label", a.label, "-t", image] + a.build_flag
+            build = engine + ["build", "--network", "none", "--label", a.label, "-t", image] + a.build_flag
             declared = {rest.split("=")[0] for k, rest in instructions(dockerfile) if k == "ARG"}
             # No registry here: a block's own base image is replaced by --base.
             for arg, value in (("TARGETARCH", "amd64"), ("BASE", a.base)):
                 if arg in declared:
                     build += ["--build-arg", f"{arg}={value}"]
             code, out = run(build + [ctx])
+            remove_stage_images(engine, out)
             if code != 0:
                 print(f"fail {name} build failed: {short(out)}")
                 continue
