@@ -4,7 +4,7 @@ RELEASE     := target/$(TARGET)/release
 BIN         := $(RELEASE)/drinit
 SIZE_BUDGET := 56000
 
-.PHONY: build test demo size bench soak e2e dist aarch64 tools clean find-panics
+.PHONY: build test demo size bench soak e2e e2e-docker e2e-podman dist aarch64 tools have-file clean find-panics
 
 build: tools
 	cargo build --release --target $(TARGET)
@@ -18,15 +18,20 @@ tools:
 	@command -v unshare >/dev/null 2>&1 || { echo "make: unshare not found: apt-get install util-linux"; exit 1; }
 	@command -v nsenter >/dev/null 2>&1 || { echo "make: nsenter not found: apt-get install util-linux"; exit 1; }
 
+# `make size` checks with file(1) that the binary is static: name the tool when it is
+# missing, before anything is built (else the check would report "not static").
+have-file:
+	@command -v file >/dev/null 2>&1 || { echo "make: file not found: apt-get install file (make size uses it to check that drinit is static)"; exit 1; }
+
 # Unit tests, then the integration tests against the release binary that ships, then the size budget.
-test: build
+test: have-file build
 	DRINIT_BIN=$(abspath $(BIN)) cargo test --target $(TARGET)
 	@$(MAKE) --no-print-directory size
 
 demo: build
 	@sh demo/demo.sh $(abspath $(RELEASE))
 
-size: build
+size: have-file build
 	@size=$$(stat -c %s $(BIN)); \
 	echo "size: $(BIN) is $$size bytes (budget $(SIZE_BUDGET))"; \
 	file $(BIN) | grep -q 'statically linked' || { echo "size: $(BIN) is not static"; exit 1; }; \
@@ -48,9 +53,15 @@ bench: build
 soak: build
 	python3 bench/soak.py --drinit $(abspath $(BIN))
 
-# Real Docker end to end (needs a running dockerd; .ci/docker.sh starts one).
-e2e: build
+# Real engines end to end: Docker (needs a running dockerd; .ci/docker.sh starts one), then
+# podman (.ci/podman.sh installs it). What cannot run on the machine is reported as SKIP.
+e2e: e2e-docker e2e-podman
+
+e2e-docker: build
 	bash tests/docker/run.sh $(abspath $(RELEASE))
+
+e2e-podman: build
+	bash tests/podman/run.sh $(abspath $(RELEASE))
 
 # Cross-build for aarch64 (rust-lld) and test it under qemu-aarch64-static.
 aarch64:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI stage for real Docker: make sure an engine answers, run `make e2e`, clean up.
+# CI stage for real Docker: make sure an engine answers, run `make e2e-docker`, clean up.
 #
-# Installs docker.io and busybox-static when missing. Uses the engine that already answers
+# Installs docker.io, busybox-static and python3 when missing. Uses the engine that already answers
 # `docker info`; otherwise starts dockerd itself, trying the flags this kind of machine may
 # need (overlay2 then vfs storage; then no iptables/bridge, which every scenario tolerates
 # because they use --network none or host), and stops that dockerd again on exit.
@@ -63,6 +63,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
 file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox-static)
 command -v file >/dev/null 2>&1 || need+=(file)
+# The README's Dockerfiles are extracted and checked by tests/docker/readme_dockerfiles.py.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if ((${#need[@]})); then
     echo "docker.sh: installing ${need[*]}"
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
@@ -129,4 +131,4 @@ else
 fi
 
 # Not exec: the trap has to stop our dockerd afterwards.
-make e2e
+make e2e-docker

@@ -1,5 +1,6 @@
 //! argv and `DRINIT_*` environment → `Config`, once at start-up, without allocation.
-//! Environment variables give defaults; options on the command line win.
+//! Precedence, lowest first: tini's variables (`TINI_*`), `DRINIT_*` variables, options.
+//! An option replaces what a variable set for the same thing, it never adds to it.
 
 use crate::sig::{eq_ignore_case, parse_small_number, Signal, SignalSet};
 use crate::sys::Args;
@@ -20,6 +21,15 @@ pub enum OnUnhealthy {
 }
 
 pub const MAX_PROBE_ARGS: usize = 16;
+
+/// The HTTP probe's request is built (health.rs) in a buffer of this size, out of these
+/// parts around the URL's path and host; a URL whose request would not fit is refused.
+pub const HTTP_REQUEST_MAX: usize = 512;
+pub const HTTP_REQUEST_PARTS: [&[u8]; 3] = [b"GET ", b" HTTP/1.0\r\nHost: ", b"\r\nUser-Agent: drinit\r\nConnection: close\r\n\r\n"];
+
+fn http_request_len(host: &[u8], path: &[u8]) -> usize {
+    HTTP_REQUEST_PARTS.iter().map(|part| part.len()).sum::<usize>() + host.len() + path.len()
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Probe {
@@ -107,6 +117,8 @@ pub struct Config {
     pub notify: bool,
 }
 
+const DEFAULT_RESTART_WINDOW_SECS: u32 = 60;
+
 impl Config {
     fn defaults() -> Config {
         Config {
@@ -124,7 +136,7 @@ impl Config {
             rewrites: Rewrites::identity(),
             restart: RestartPolicy::Never,
             max_restarts: 5,
-            restart_window_secs: 60,
+            restart_window_secs: DEFAULT_RESTART_WINDOW_SECS,
             health: HealthConfig {
                 probe: Probe::None,
                 interval_secs: 10,
@@ -167,10 +179,50 @@ fn usage(what: &'static str, offending: &'static [u8]) -> UsageError {
     UsageError { what, offending }
 }
 
-/// Parses the arguments after `argv[0]`; `env` looks up `DRINIT_*` variables.
+/// Settings that several options build up (`-t A -t B`, `-vv`, a probe and its
+/// `--health-arg`s): the first such option on the command line drops what the environment
+/// set, so `-t USR1` with `DRINIT_TRAP=HUP` traps USR1 alone.
+#[derive(Default)]
+struct OnCommandLine {
+    traps: bool,
+    probe: bool,
+    verbosity: bool,
+}
+
+impl OnCommandLine {
+    fn replace_environment(&mut self, config: &mut Config, option: Opt) {
+        match option {
+            Opt::Trap if !self.traps => {
+                self.traps = true;
+                config.traps = SignalSet::EMPTY;
+            }
+            Opt::HealthCmd | Opt::HealthTcp | Opt::HealthHttp if !self.probe => {
+                self.probe = true;
+                config.health.probe = Probe::None;
+            }
+            // Arguments for the environment's DRINIT_HEALTH_CMD; a probe option after them
+            // is a second probe.
+            Opt::HealthArg => self.probe = true,
+            Opt::Verbosity if !self.verbosity => {
+                self.verbosity = true;
+                config.verbosity = 0;
+            }
+            _ => {}
+        }
+    }
+
+    /// An option from the command line.
+    fn apply(&mut self, config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
+        self.replace_environment(config, option);
+        apply(config, option, value)
+    }
+}
+
+/// Parses the arguments after `argv[0]`; `env` looks up `DRINIT_*` and `TINI_*` variables.
 pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result<Parsed> {
     let mut config = Config::defaults();
     apply_environment(&mut config, env)?;
+    let mut on_command_line = OnCommandLine::default();
     let mut index = 0;
     while let Some(arg) = args.get(index) {
         let bytes = arg.to_bytes();
@@ -201,7 +253,7 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
                     args.get(index).ok_or(usage("option needs a value", bytes))?
                 }
             };
-            apply(&mut config, option, value)?;
+            on_command_line.apply(&mut config, option, value)?;
             index += 1;
             continue;
         }
@@ -216,7 +268,11 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
                     b'g' => { config.kill_group = true; continue; }
                     b's' => { config.subreaper = true; continue; }
                     b'w' => { config.warn_foreign_zombies = true; continue; }
-                    b'v' => { config.verbosity = config.verbosity.saturating_add(1); continue; }
+                    b'v' => {
+                        on_command_line.replace_environment(&mut config, Opt::Verbosity);
+                        config.verbosity = config.verbosity.saturating_add(1);
+                        continue;
+                    }
                     b't' => Opt::Trap,
                     b'r' => Opt::Run,
                     b'p' => Opt::ParentDeathSignal,
@@ -229,7 +285,7 @@ pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result
                     index += 1;
                     args.get(index).ok_or(usage("option needs a value", bytes))?
                 };
-                apply(&mut config, option, value)?;
+                on_command_line.apply(&mut config, option, value)?;
                 break;
             }
             index += 1;
@@ -274,6 +330,9 @@ enum Opt {
     StopDelay,
     PreStop,
     Notify,
+    TiniSubreaper,
+    TiniKillGroup,
+    TiniVerbosity,
 }
 
 fn long_option(name: &[u8]) -> Option<Opt> {
@@ -302,8 +361,13 @@ fn long_option(name: &[u8]) -> Option<Opt> {
     })
 }
 
-/// Every environment variable and the option it stands for.
+/// Every environment variable and the option it stands for, applied in this order.
 const ENVIRONMENT: &[(&CStr, Opt)] = &[
+    // tini's variables first, so that an image moving from tini keeps its settings and
+    // drinit's own variables win over them.
+    (c"TINI_SUBREAPER", Opt::TiniSubreaper),
+    (c"TINI_KILL_PROCESS_GROUP", Opt::TiniKillGroup),
+    (c"TINI_VERBOSITY", Opt::TiniVerbosity),
     (c"DRINIT_TRAP", Opt::Trap),
     (c"DRINIT_RUN", Opt::Run),
     (c"DRINIT_KILL_GROUP", Opt::KillGroup),
@@ -333,14 +397,24 @@ const ENVIRONMENT: &[(&CStr, Opt)] = &[
 fn apply_environment(config: &mut Config, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result<()> {
     for &(name, option) in ENVIRONMENT {
         if let Some(value) = env(name) {
-            apply(config, option, value).map_err(|e| UsageError { what: e.what, offending: name_bytes(name) })?;
+            apply(config, option, value).map_err(|e| in_variable(e, name, value))?;
         }
     }
     Ok(())
 }
 
-fn name_bytes(name: &'static CStr) -> &'static [u8] {
-    name.to_bytes()
+/// A bad variable's error names it with its value: `NAME=value` as the environment holds
+/// it (the name alone for a value that does not come from this process's environment).
+fn in_variable(e: UsageError, name: &'static CStr, value: &'static CStr) -> UsageError {
+    let mut offending = name.to_bytes();
+    // getenv's value is the tail of one `NAME=value` entry: find it by address, no copy.
+    let at = value.as_ptr().wrapping_sub(offending.len() + 1);
+    crate::sys::for_each_environment_entry(|entry| {
+        if entry.as_ptr() == at {
+            offending = entry.to_bytes();
+        }
+    });
+    usage(e.what, offending)
 }
 
 fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
@@ -364,9 +438,12 @@ fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
             let code = parse_small_number(text).filter(|&c| c <= 255).ok_or(usage("exit code must be 0..255", text))?;
             config.success_codes.insert(code as u8);
         }
-        Opt::Verbosity => {
-            config.verbosity = parse_small_number(text).filter(|&v| v <= 9).ok_or(usage("verbosity must be 0..9", text))? as u8
-        }
+        Opt::Verbosity => config.verbosity = verbosity(text)?,
+        // tini counts these as set whatever their value, even empty.
+        Opt::TiniSubreaper => config.subreaper = true,
+        Opt::TiniKillGroup => config.kill_group = true,
+        // tini's scale starts one higher: 1 = warnings (its default), 2 = drinit's -v.
+        Opt::TiniVerbosity => config.verbosity = verbosity(text)?.saturating_sub(1),
         Opt::Grace => config.grace_secs = seconds(text)?,
         Opt::StopSignal => {
             let s = signal(text)?;
@@ -401,11 +478,11 @@ fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
                 None => (text, None),
             };
             config.max_restarts = parse_small_number(count).ok_or(usage("max-restarts must be N[/SECONDS]", text))? as u32;
-            if let Some(window) = window {
-                config.restart_window_secs = parse_small_number(window)
-                    .filter(|&w| w > 0)
-                    .ok_or(usage("max-restarts must be N[/SECONDS]", text))? as u32;
-            }
+            // Without a window, the default one: not one a variable set before.
+            config.restart_window_secs = match window {
+                Some(window) => parse_small_number(window).filter(|&w| w > 0).ok_or(usage("max-restarts must be N[/SECONDS]", text))? as u32,
+                None => DEFAULT_RESTART_WINDOW_SECS,
+            };
         }
         Opt::HealthCmd => {
             set_probe(config, Probe::Exec { argv: [None; MAX_PROBE_ARGS] }, text)?;
@@ -427,6 +504,11 @@ fn apply(config: &mut Config, option: Opt, value: &'static CStr) -> Result<()> {
         }
         Opt::HealthHttp => {
             let probe = parse_http_url(text).ok_or(usage("health-http must be http://IPV4[:PORT][/PATH]", text))?;
+            if let Probe::Http { host, path, .. } = probe {
+                if http_request_len(host, path) > HTTP_REQUEST_MAX {
+                    return Err(usage("health-http URL too long (at most 448 bytes of host and path)", text));
+                }
+            }
             set_probe(config, probe, text)?;
         }
         Opt::HealthInterval => config.health.interval_secs = positive_seconds(text)?,
@@ -465,6 +547,10 @@ fn set_probe(config: &mut Config, probe: Probe, text: &'static [u8]) -> Result<(
 
 fn non_empty(value: &'static CStr, what: &'static str) -> Result<&'static CStr> {
     if value.is_empty() { Err(usage(what, b"")) } else { Ok(value) }
+}
+
+fn verbosity(text: &'static [u8]) -> Result<u8> {
+    parse_small_number(text).filter(|&v| v <= 9).map(|v| v as u8).ok_or(usage("verbosity must be 0..9", text))
 }
 
 fn signal(text: &'static [u8]) -> Result<Signal> {
@@ -688,6 +774,96 @@ mod tests {
         assert!(c.kill_group);
         assert_eq!(c.verbosity, 2);
         assert_eq!(c.socket_name, Some(&b"test-sock"[..]));
+    }
+
+    /// A fake environment for one test: `pairs` are NAME, value.
+    fn parse_with(list: &[&str], pairs: &'static [(&'static str, &'static CStr)]) -> Result<Parsed> {
+        thread_local!(static PAIRS: std::cell::Cell<&'static [(&'static str, &'static CStr)]> = const { std::cell::Cell::new(&[]) });
+        PAIRS.with(|p| p.set(pairs));
+        fn env(name: &CStr) -> Option<&'static CStr> {
+            PAIRS.with(|p| p.get().iter().find(|(n, _)| n.as_bytes() == name.to_bytes()).map(|&(_, v)| v))
+        }
+        parse(args(list), &env)
+    }
+
+    fn run_with(list: &[&str], pairs: &'static [(&'static str, &'static CStr)]) -> Config {
+        match parse_with(list, pairs) {
+            Ok(Parsed::Run(c)) => c,
+            other => panic!("{list:?} with {pairs:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tini_variables_carry_over_and_drinit_settings_win() {
+        let c = run_with(&["p"], &[("TINI_SUBREAPER", c""), ("TINI_KILL_PROCESS_GROUP", c""), ("TINI_VERBOSITY", c"2")]);
+        assert!(c.subreaper && c.kill_group);
+        // tini's 2 (info) is drinit's -v; tini's 1 is its default, drinit's 0.
+        assert_eq!(c.verbosity, 1);
+        assert_eq!(run_with(&["p"], &[("TINI_VERBOSITY", c"1")]).verbosity, 0);
+        assert_eq!(run_with(&["p"], &[("TINI_VERBOSITY", c"0")]).verbosity, 0);
+        assert_eq!(run_with(&["p"], &[("TINI_VERBOSITY", c"4")]).verbosity, 3);
+        let c = run_with(&["p"], &[]);
+        assert!(!c.subreaper && !c.kill_group);
+        // A DRINIT_* variable wins over tini's, an option over both.
+        let c = run_with(&["p"], &[("TINI_SUBREAPER", c"1"), ("DRINIT_SUBREAPER", c"0"), ("TINI_KILL_PROCESS_GROUP", c"1"), ("DRINIT_KILL_GROUP", c"no"), ("TINI_VERBOSITY", c"3"), ("DRINIT_VERBOSITY", c"0")]);
+        assert!(!c.subreaper && !c.kill_group);
+        assert_eq!(c.verbosity, 0);
+        assert_eq!(run_with(&["-v", "p"], &[("TINI_VERBOSITY", c"4")]).verbosity, 1);
+        let e = parse_with(&["p"], &[("TINI_VERBOSITY", c"loud")]).unwrap_err();
+        assert_eq!((e.what, e.offending), ("verbosity must be 0..9", &b"TINI_VERBOSITY"[..]));
+    }
+
+    #[test]
+    fn an_option_replaces_what_a_variable_set() {
+        // The command line's probe replaces the environment's (it was "only one probe").
+        let c = run_with(&["--health-http", "http://127.0.0.1:8080/ok", "p"], &[("DRINIT_HEALTH_TCP", c"8080")]);
+        assert!(matches!(c.health.probe, Probe::Http { port: 8080, path: b"/ok", .. }), "{:?}", c.health.probe);
+        let c = run_with(&["--health-cmd", "/bin/check", "p"], &[("DRINIT_HEALTH_HTTP", c"http://127.0.0.1/")]);
+        assert!(matches!(c.health.probe, Probe::Exec { .. }));
+        // Two probes on the command line stay an error, as do two in the environment.
+        let e = parse_with(&["--health-http", "http://127.0.0.1/", "--health-tcp", "1", "p"], &[("DRINIT_HEALTH_TCP", c"8080")]).unwrap_err();
+        assert_eq!(e.what, "only one health probe can be set");
+        assert!(parse_with(&["p"], &[("DRINIT_HEALTH_TCP", c"1"), ("DRINIT_HEALTH_HTTP", c"http://127.0.0.1/")]).is_err());
+        // --health-arg gives DRINIT_HEALTH_CMD its arguments; a probe after them is a second one.
+        let c = run_with(&["--health-arg", "-f", "p"], &[("DRINIT_HEALTH_CMD", c"/bin/test")]);
+        let Probe::Exec { argv } = c.health.probe else { panic!() };
+        assert_eq!((argv[0].unwrap().to_bytes(), argv[1].unwrap().to_bytes()), (&b"/bin/test"[..], &b"-f"[..]));
+        assert!(parse_with(&["--health-arg", "-f", "--health-cmd", "/b", "p"], &[("DRINIT_HEALTH_CMD", c"/a")]).is_err());
+        // Repeatable options replace the variable's set as a whole, then add up.
+        let c = run_with(&["-t", "HUP", "--trap=USR1", "p"], &[("DRINIT_TRAP", c"USR2,WINCH")]);
+        assert!(c.traps.contains(Signal::HUP) && c.traps.contains(Signal::USR1));
+        assert!(!c.traps.contains(Signal::from_number(12).unwrap()) && !c.traps.contains(Signal::from_number(28).unwrap()));
+        assert_eq!(run_with(&["-v", "p"], &[("DRINIT_VERBOSITY", c"3")]).verbosity, 1);
+        assert_eq!(run_with(&["-vv", "-v", "p"], &[("DRINIT_VERBOSITY", c"3")]).verbosity, 3);
+        // N without a window is N within the default window, not the variable's window.
+        let c = run_with(&["--max-restarts", "2", "p"], &[("DRINIT_MAX_RESTARTS", c"9/10")]);
+        assert_eq!((c.max_restarts, c.restart_window_secs), (2, 60));
+        let c = run_with(&["--grace", "3", "-g", "p"], &[("DRINIT_GRACE", c"9"), ("DRINIT_KILL_GROUP", c"0")]);
+        assert!(c.grace_secs == 3 && c.kill_group);
+    }
+
+    #[test]
+    fn an_http_url_whose_request_would_not_fit_is_refused() {
+        // The request is the URL's host and path plus 64 bytes of its own.
+        assert_eq!(HTTP_REQUEST_MAX - http_request_len(b"", b""), 448, "the error message says 448");
+        let host = "127.0.0.1:8080";
+        let fits = format!("http://{host}/{}", "a".repeat(448 - host.len() - 1));
+        let Probe::Http { host: h, path, .. } = run(&["--health-http", &fits, "p"]).health.probe else { panic!() };
+        assert_eq!(http_request_len(h, path), HTTP_REQUEST_MAX);
+        let too_long = format!("{fits}a");
+        assert_eq!(fails(&["--health-http", &too_long, "p"]).what, "health-http URL too long (at most 448 bytes of host and path)");
+        let value: &'static CStr = Box::leak(CString::new(too_long).unwrap().into_boxed_c_str());
+        let pairs = Box::leak(vec![("DRINIT_HEALTH_HTTP", value)].into_boxed_slice());
+        assert!(parse_with(&["p"], pairs).is_err());
+    }
+
+    #[test]
+    fn a_bad_variable_is_echoed_with_its_value() {
+        // Only this test sets this variable in the test process's real environment.
+        std::env::set_var("DRINIT_HOOK_TIMEOUT", "never");
+        let e = parse(args(&["p"]), &crate::sys::getenv).unwrap_err();
+        assert_eq!(e.offending, b"DRINIT_HOOK_TIMEOUT=never");
+        assert_eq!(e.what, "expected whole seconds (0..999999999)");
     }
 
     #[test]

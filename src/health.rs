@@ -2,7 +2,7 @@
 //! probe on deadlines that `init` folds into its one timerfd, and the cached verdict that
 //! `drinitctl health` answers from. Without a probe there is no deadline at all.
 
-use crate::args::{HealthConfig, Probe, MAX_PROBE_ARGS};
+use crate::args::{HealthConfig, Probe, HTTP_REQUEST_MAX, HTTP_REQUEST_PARTS, MAX_PROBE_ARGS};
 use crate::child::{self, Command, Role, SpawnError};
 use crate::log;
 use crate::proto;
@@ -172,7 +172,7 @@ impl Health {
                 (Ok(()), _) => Some(true),
             },
             Stage::Sending { sent } => {
-                let mut request = [0u8; 512];
+                let mut request = [0u8; HTTP_REQUEST_MAX];
                 let len = http_request(&self.config.probe, &mut request);
                 match sys::write(fd, request.get(sent..len).unwrap_or(&[])) {
                     Ok(n) if sent + n >= len => {
@@ -249,10 +249,11 @@ fn spawn_exec_probe(argv: &[Option<&'static core::ffi::CStr>; MAX_PROBE_ARGS], m
 }
 
 /// `GET PATH HTTP/1.0` with a Host header; returns its length in `out`.
-fn http_request(probe: &Probe, out: &mut [u8; 512]) -> usize {
+fn http_request(probe: &Probe, out: &mut [u8; HTTP_REQUEST_MAX]) -> usize {
     let Probe::Http { host, path, .. } = probe else { return 0 };
     let mut len = 0;
-    for part in [&b"GET "[..], path, b" HTTP/1.0\r\nHost: ", host, b"\r\nUser-Agent: drinit\r\nConnection: close\r\n\r\n"] {
+    let [get, version_host, tail] = HTTP_REQUEST_PARTS;
+    for part in [get, path, version_host, host, tail] {
         for &b in part {
             if let Some(slot) = out.get_mut(len) {
                 *slot = b;
@@ -290,7 +291,7 @@ mod tests {
     #[test]
     fn http_request_line() {
         let probe = Probe::Http { ip: [127, 0, 0, 1], port: 80, host: b"127.0.0.1:8080", path: b"/healthz" };
-        let mut out = [0u8; 512];
+        let mut out = [0u8; HTTP_REQUEST_MAX];
         let len = http_request(&probe, &mut out);
         assert!(out[..len].starts_with(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:8080\r\n"));
         assert!(out[..len].ends_with(b"\r\n\r\n"));

@@ -864,7 +864,7 @@ pub fn cstr_until_nul(bytes: &[u8]) -> &CStr {
 }
 
 /// Calls `each` with every `NAME=value` entry of the environment.
-pub fn for_each_environment_entry(mut each: impl FnMut(&CStr)) {
+pub fn for_each_environment_entry(mut each: impl FnMut(&'static CStr)) {
     let mut entry = environment();
     if entry.is_null() {
         return;
@@ -875,7 +875,8 @@ pub fn for_each_environment_entry(mut each: impl FnMut(&CStr)) {
         if p.is_null() {
             return;
         }
-        // SAFETY: non-null entries are NUL-terminated strings owned by the environment.
+        // SAFETY: non-null entries are NUL-terminated strings owned by the environment,
+        // which drinit never changes, so they stay valid.
         each(unsafe { CStr::from_ptr(p) });
         // SAFETY: the current slot was not the NULL terminator, so the next slot exists.
         entry = unsafe { entry.add(1) };

@@ -552,6 +552,31 @@ s_example_healthcheck() {
     fi
 }
 
+# Every ```dockerfile block of README.md builds, and drinit starts where the block puts it.
+# readme_dockerfiles.py prints `ok NAME` / `fail NAME REASON` per block (and variant).
+readme_dockerfiles() {
+    local engine=$1 base=$2 work=$3
+    shift 3
+    if ! command -v python3 >/dev/null; then
+        fail readme-dockerfiles "python3 not found (apt-get install python3)"
+        return
+    fi
+    local status name reason n=0 bad=0
+    while read -r status name reason; do
+        n=$((n + 1))
+        [ "$status" = ok ] || { bad=$((bad + 1)); fail "readme-dockerfiles ($name)" "$reason"; }
+    done < <(python3 "$HERE/readme_dockerfiles.py" --engine "$engine" --readme "$ROOT/README.md" \
+        --drinit "$DRINIT" --busybox "$BUSYBOX" --base "$base" --work "$work" \
+        --prefix "$PREFIX" --label "$LABEL" "$@")
+    if [ $n = 0 ]; then
+        fail readme-dockerfiles "readme_dockerfiles.py reported nothing"
+    elif [ $bad = 0 ]; then
+        pass readme-dockerfiles
+        echo "  ($n Dockerfiles from README.md built and started)"
+    fi
+}
+s_readme_dockerfiles() { readme_dockerfiles "$DOCKER" "$PREFIX-base" "$WORK/readme"; }
+
 # 10. drinit as Docker's own init (`docker run --init`), via a private second dockerd.
 s_docker_init() {
     if [ "${DRINIT_E2E_SKIP_INIT:-0}" = 1 ]; then
@@ -651,6 +676,7 @@ s_host_network
 s_auth
 s_example_minimal
 s_example_healthcheck
+s_readme_dockerfiles
 s_docker_init
 echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
 echo "$PASSED passed, $FAILED failed"
