@@ -20,18 +20,34 @@ pub enum Verb {
     Ready = 7,
 }
 
+/// Every verb, in wire order (byte 1 is `VERBS[0]`).
+const VERBS: [Verb; 7] = [Verb::Status, Verb::Health, Verb::Start, Verb::Stop, Verb::Restart, Verb::Signal, Verb::Ready];
+
 impl Verb {
     fn from_byte(b: u8) -> Option<Verb> {
-        Some(match b {
-            1 => Verb::Status,
-            2 => Verb::Health,
-            3 => Verb::Start,
-            4 => Verb::Stop,
-            5 => Verb::Restart,
-            6 => Verb::Signal,
-            7 => Verb::Ready,
-            _ => return None,
-        })
+        VERBS.get((b as usize).wrapping_sub(1)).copied()
+    }
+
+    /// The command word, as drinitctl takes it and prints it.
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Verb::Status => b"status",
+            Verb::Health => b"health",
+            Verb::Start => b"start",
+            Verb::Stop => b"stop",
+            Verb::Restart => b"restart",
+            Verb::Signal => b"signal",
+            Verb::Ready => b"ready",
+        }
+    }
+
+    pub fn from_name(word: &[u8]) -> Option<Verb> {
+        VERBS.into_iter().find(|v| v.name() == word)
+    }
+
+    /// Any uid inside the container may ask these; the others need uid 0 or drinit's.
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Verb::Status | Verb::Health | Verb::Ready)
     }
 }
 
@@ -317,7 +333,8 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
         3 => Health::Unhealthy,
         _ => return Err(Malformed::Argument),
     };
-    let u32_at = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+    // One load per field; byte by byte, the compiler spelled out every shift (size budget).
+    let u32_at = |at: usize| f.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
     Ok(Reply {
         verb,
         outcome,
