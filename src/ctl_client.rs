@@ -247,7 +247,16 @@ fn client_socket() -> Result<Fd, sys::Errno> {
 
 /// Prints the answer and returns the exit code.
 fn report(reply: &Reply, json: bool, socket: &[u8]) -> i32 {
-    let (fd, template): (i32, &[u8]) = match (reply.outcome, reply.verb) {
+    let (fd, template) = template_for(reply, json);
+    let mut out = Out { buf: [0; 2048], len: 0 };
+    out.render(template, &values(reply, socket));
+    sys::write_stdio(fd, out.buf.get(..out.len).unwrap_or(&[]));
+    if reply.outcome == Outcome::Done { OK } else { FAILED }
+}
+
+/// Where the answer goes (1 or 2) and what it says.
+fn template_for(reply: &Reply, json: bool) -> (i32, &'static [u8]) {
+    match (reply.outcome, reply.verb) {
         (Outcome::Refused, _) => (2, b"drinitctl: %v refused: only uid 0%w may start, stop, restart or signal\n"),
         (Outcome::Superseded, _) => (2, b"drinitctl: %v superseded by a later %y\n"),
         (_, Verb::Status) if json => (1, JSON),
@@ -259,11 +268,7 @@ fn report(reply: &Reply, json: bool, socket: &[u8]) -> i32 {
         (Outcome::Done, Verb::Stop) => (1, b"stopped\n"),
         (Outcome::Done, _) => (1, b""),
         _ => (2, b"drinitctl: %v failed: program is %a, last exit %t\n"),
-    };
-    let mut out = Out { buf: [0; 2048], len: 0 };
-    out.render(template, &values(reply, socket));
-    sys::write_stdio(fd, out.buf.get(..out.len).unwrap_or(&[]));
-    if reply.outcome == Outcome::Done { OK } else { FAILED }
+    }
 }
 
 /// `status`: one `label: value` line each; `%x` picks a value (see `values`).
@@ -413,4 +418,121 @@ fn run_script(script: &'static CStr) -> i32 {
     let errno = sys::exec(script.as_ptr(), argv.as_ptr(), sys::environment());
     log::client_error().text(b"cannot run ").text(script.to_bytes()).errno(errno).emit();
     crate::exit::for_exec_failure(errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::{NotifyStatus, Status};
+
+    fn reply(verb: Verb, outcome: Outcome) -> Reply {
+        Reply {
+            verb,
+            outcome,
+            seq: 1,
+            superseded_by: None,
+            status: Status {
+                state: State::Running,
+                pid: 7,
+                uptime_secs: 3,
+                restarts: 0,
+                last_status: -1,
+                health: Health::Healthy,
+                consecutive_failures: 0,
+                rejected_requests: 0,
+                stop_timeout_secs: 10,
+                next_restart_ms: 0,
+                last_probe_age_secs: u32::MAX,
+                last_probe_ok: false,
+                health_retries: 3,
+                ready: true,
+                exit_reason: ExitReason::None,
+                oom_kills: 0,
+                own_uid: 0,
+                dropped_log_lines: 0,
+                notify_status: NotifyStatus::EMPTY,
+            },
+        }
+    }
+
+    fn printed(reply: &Reply, json: bool) -> String {
+        let mut out = Out { buf: [0; 2048], len: 0 };
+        out.render(template_for(reply, json).1, &values(reply, b"drinit.1.2"));
+        String::from_utf8(out.buf[..out.len].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn refusals_name_the_uids_that_may() {
+        let mut r = reply(Verb::Stop, Outcome::Refused);
+        assert_eq!(printed(&r, false), "drinitctl: stop refused: only uid 0 may start, stop, restart or signal\n");
+        r.status.own_uid = 1000;
+        assert_eq!(printed(&r, false), "drinitctl: stop refused: only uid 0 and uid 1000 (drinit's) may start, stop, restart or signal\n");
+        assert_eq!(template_for(&r, false).0, 2);
+    }
+
+    #[test]
+    fn superseded_requests_say_by_what() {
+        let mut r = reply(Verb::Restart, Outcome::Superseded);
+        r.superseded_by = Some(Verb::Stop);
+        assert_eq!(printed(&r, false), "drinitctl: restart superseded by a later stop\n");
+    }
+
+    #[test]
+    fn one_verdict_in_words_and_in_json() {
+        let mut r = reply(Verb::Health, Outcome::Done);
+        assert_eq!(printed(&r, false), "healthy\n");
+        r.status.consecutive_failures = 1;
+        assert_eq!(printed(&r, false), "healthy, last probe failed (1 of 3)\n");
+        r.status.consecutive_failures = 3;
+        r.status.health = Health::Unhealthy;
+        assert_eq!(printed(&r, false), "unhealthy, last probe failed (3 of 3)\n");
+        r.status.state = State::Draining;
+        assert_eq!(printed(&r, false), "unhealthy (draining)\n");
+        r.status.state = State::Stopped;
+        assert_eq!(printed(&r, false), "unhealthy (program not running)\n");
+        r.status.health = Health::None;
+        r.status.consecutive_failures = 0;
+        r.verb = Verb::Status;
+        assert!(printed(&r, true).contains("\"health\":\"unhealthy\""));
+        r.status.state = State::Running;
+        assert!(printed(&r, true).contains("\"health\":\"none\""));
+        r.status.health = Health::Starting;
+        assert!(printed(&r, true).contains("\"health\":\"healthy\""), "the start period is healthy");
+    }
+
+    #[test]
+    fn json_has_every_key_and_escapes_what_it_must() {
+        let mut r = reply(Verb::Status, Outcome::Done);
+        r.status.last_status = 256 + 9;
+        r.status.exit_reason = ExitReason::Oom;
+        r.status.oom_kills = 2;
+        r.status.notify_status = NotifyStatus::from_bytes(b"a \"q\" \\ \n\xff");
+        let json = printed(&r, true);
+        assert_eq!(
+            json,
+            "{\"state\":\"running\",\"pid\":7,\"uptime\":3,\"restarts\":0,\"last_exit_code\":null,\"last_signal\":9,\
+             \"last_exit_reason\":\"oom\",\"oom_kills\":2,\"health\":\"healthy\",\"consecutive_failures\":0,\
+             \"health_retries\":3,\"ready\":true,\"rejected_requests\":0,\"next_restart_ms\":0,\"last_probe_age\":null,\
+             \"last_probe_ok\":null,\"dropped_log_lines\":0,\"notify_status\":\"a \\u0022q\\u0022 \\u005c \\u000a\\u00ff\",\
+             \"socket\":\"drinit.1.2\"}\n"
+        );
+        assert!(printed(&r, false).contains("last exit:   signal 9 (OOM kill)\n"));
+    }
+
+    #[test]
+    fn usage_errors_of_the_health_forms_exit_1() {
+        fn code(args: &[&str]) -> i32 {
+            let owned: Vec<std::ffi::CString> = args.iter().map(|a| std::ffi::CString::new(*a).unwrap()).collect();
+            let mut argv: Vec<*const c_char> = owned.iter().map(|a| a.as_ptr()).collect();
+            argv.push(core::ptr::null());
+            // SAFETY: argv holds args.len() C strings and a NULL, alive for this call.
+            usage_exit(unsafe { Args::from_raw(args.len() as i32, argv.as_ptr()) })
+        }
+        for args in [&["--bogus"][..], &["health", "--bogus"], &["ready", "-x"], &["--timeout", "0"], &["-r"], &["--bogus", "health"]] {
+            assert_eq!(code(args), FAILED, "{args:?}");
+        }
+        for args in [&["stop", "--bogus"][..], &["bogus"], &["-c", "4"], &["-sNOPE"], &["signal", "NOPE"], &["--timeout", "0", "status"]] {
+            assert_eq!(code(args), USAGE, "{args:?}");
+        }
+    }
 }

@@ -618,7 +618,8 @@ pub struct Ancillary {
 
 /// Reads a control buffer (`cmsghdr` records: a word-sized length, level, type, data,
 /// each padded to a word). Pure, for any bytes: every fd of every SCM_RIGHTS record is
-/// handed to `passed_fd`, whatever else the buffer holds.
+/// handed to `passed_fd`, whatever else the buffer holds (the kernel truncates a record
+/// that does not fit, with MSG_CTRUNC, rather than overrun the buffer).
 pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Ancillary {
     const WORD: usize = size_of::<usize>();
     const HEADER: usize = WORD + 8;
@@ -631,7 +632,12 @@ pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Anci
             out.hostile = true;
             break;
         }
-        let data = control.get(at + HEADER..at.saturating_add(len).min(control.len())).unwrap_or(&[]);
+        // A record past the end of what the kernel wrote cannot come from the kernel: its
+        // "fds" could be any of ours, so none of them is closed.
+        let Some(data) = control.get(at + HEADER..at.saturating_add(len)) else {
+            out.hostile = true;
+            break;
+        };
         match (int_at(header, WORD), int_at(header, WORD + 4)) {
             (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if out.credentials.is_none() && data.len() >= 12 => {
                 out.credentials = Some(Credentials { pid: int_at(data, 0), uid: int_at(data, 4) as u32 });
@@ -832,5 +838,139 @@ pub fn for_each_environment_entry(mut each: impl FnMut(&CStr)) {
         each(unsafe { CStr::from_ptr(p) });
         // SAFETY: the current slot was not the NULL terminator, so the next slot exists.
         entry = unsafe { entry.add(1) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One cmsghdr record as the kernel lays it out, padded to a word.
+    fn record(level: i32, kind: i32, data: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(&(16 + data.len()).to_ne_bytes());
+        r.extend_from_slice(&level.to_ne_bytes());
+        r.extend_from_slice(&kind.to_ne_bytes());
+        r.extend_from_slice(data);
+        while r.len() % 8 != 0 {
+            r.push(0);
+        }
+        r
+    }
+
+    fn credentials(pid: i32, uid: u32) -> Vec<u8> {
+        let mut data = Vec::new();
+        for n in [pid as u32, uid, 0] {
+            data.extend_from_slice(&n.to_ne_bytes());
+        }
+        record(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &data)
+    }
+
+    fn rights(fds: &[i32]) -> Vec<u8> {
+        let data: Vec<u8> = fds.iter().flat_map(|fd| fd.to_ne_bytes()).collect();
+        record(libc::SOL_SOCKET, libc::SCM_RIGHTS, &data)
+    }
+
+    fn parse(control: &[u8]) -> (Ancillary, Vec<i32>) {
+        let mut passed = Vec::new();
+        let ancillary = parse_ancillary(control, |fd| passed.push(fd));
+        (ancillary, passed)
+    }
+
+    #[test]
+    fn credentials_alone_are_clean() {
+        let (a, fds) = parse(&credentials(42, 1000));
+        assert_eq!(a, Ancillary { credentials: Some(Credentials { pid: 42, uid: 1000 }), hostile: false });
+        assert!(fds.is_empty());
+        assert_eq!(parse(&[]).0, Ancillary { credentials: None, hostile: false });
+    }
+
+    #[test]
+    fn passed_fds_are_all_handed_over_and_hostile() {
+        let mut control = credentials(7, 0);
+        control.extend(rights(&[5, 6, 7]));
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(a.credentials, Some(Credentials { pid: 7, uid: 0 }));
+        assert_eq!(fds, [5, 6, 7]);
+        // Rights first, a record of another kind, a second credentials record.
+        let mut control = rights(&[9]);
+        control.extend(record(libc::SOL_SOCKET, 0x4f /* SCM_PIDFD */, &3i32.to_ne_bytes()));
+        control.extend(credentials(1, 1));
+        control.extend(credentials(2, 2));
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(fds, [9]);
+        assert_eq!(a.credentials, Some(Credentials { pid: 1, uid: 1 }), "the first one counts");
+    }
+
+    #[test]
+    fn bad_layouts_are_hostile() {
+        let mut short = credentials(1, 1);
+        short[0] = 4; // a length shorter than the header
+        assert!(parse(&short).0.hostile);
+        // A rights record that claims more than the buffer holds: not the kernel's, so
+        // nothing in it is taken for an fd (it could name one of ours).
+        let mut control = rights(&[3, 4]);
+        control.extend(rights(&[5]));
+        control[24..32].copy_from_slice(&200usize.to_ne_bytes());
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(fds, [3, 4]);
+        let mut huge = rights(&[3]);
+        huge[..8].copy_from_slice(&usize::MAX.to_ne_bytes());
+        assert_eq!(parse(&huge), (Ancillary { credentials: None, hostile: true }, vec![]));
+    }
+
+    /// Property test: random sequences of records (credentials, rights with random fds,
+    /// other kinds), optionally cut short or with random bytes flipped, never panic; an
+    /// intact buffer hands over exactly its fds, and is clean only for one credentials record.
+    #[test]
+    fn fuzz_ancillary_parser() {
+        let mut seed = 0x9E3779B97F4A7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200_000u32 {
+            let mut control = Vec::new();
+            let mut expected_fds = Vec::new();
+            let mut records = 0;
+            let mut others = 0;
+            for _ in 0..next() % 4 {
+                records += 1;
+                match next() % 3 {
+                    0 => control.extend(credentials(next() as i32, next() as u32)),
+                    1 => {
+                        let fds: Vec<i32> = (0..next() % 6).map(|_| next() as i32).collect();
+                        expected_fds.extend(&fds);
+                        control.extend(rights(&fds));
+                        others += 1;
+                    }
+                    _ => {
+                        let data: Vec<u8> = (0..next() % 20).map(|_| next() as u8).collect();
+                        // Any level but SOL_SOCKET, or SOL_SOCKET with another type.
+                        let (level, kind) = if next() % 2 == 0 { (libc::SOL_SOCKET, (next() % 100 + 3) as i32) } else { ((next() % 300 + 2) as i32, next() as i32) };
+                        control.extend(record(level, kind, &data));
+                        others += 1;
+                    }
+                }
+            }
+            let (a, fds) = parse(&control);
+            assert_eq!(fds, expected_fds, "round {round}");
+            assert_eq!(a.hostile, others > 0 || records > 1, "round {round}");
+            // Damaged: cut anywhere, or a byte flipped anywhere.
+            if !control.is_empty() {
+                let cut = (next() as usize) % control.len();
+                let _ = parse(&control[..cut]);
+                let i = (next() as usize) % control.len();
+                control[i] = next() as u8;
+                let _ = parse(&control);
+            }
+            let random: Vec<u8> = (0..next() % 80).map(|_| next() as u8).collect();
+            let _ = parse(&random);
+        }
     }
 }
