@@ -214,7 +214,7 @@ fn exchange(name: &[u8], verb: Verb, signal: i32, timeout_secs: Option<u32>) -> 
         let mut buf = [0u8; proto::REPLY_LEN + 1];
         let Ok(received) = sys::receive_datagram(&fd, &mut buf) else { continue };
         // Only drinit in our own PID namespace can have sent a real answer.
-        if received.hostile || !received.credentials.is_some_and(|c| c.pid != 0) {
+        if received.hostile || received.credentials.is_none_or(|c| c.pid == 0) {
             continue;
         }
         let Ok(reply) = proto::decode_reply(buf.get(..received.len).unwrap_or(&[])) else { continue };

@@ -161,17 +161,6 @@ pub enum Health {
     Unhealthy = 3,
 }
 
-impl Health {
-    pub fn name(self) -> &'static [u8] {
-        match self {
-            Health::None => b"none",
-            Health::Starting => b"starting",
-            Health::Healthy => b"healthy",
-            Health::Unhealthy => b"unhealthy",
-        }
-    }
-}
-
 /// How the program last ended, as `status --json`'s `last_exit_reason` says it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ExitReason {
