@@ -162,6 +162,7 @@ impl Init {
         let timer = sys::timerfd().map_err(|e| startup_failure(b"cannot open a timerfd", e))?;
         let mut name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
         if ctl::runs_drinit(args.get(config.program)) {
+            // Nested: the name is the inner drinit's, which runs the user's program.
             name.push(b".outer");
         }
         let control = match Server::bind(name.as_bytes()) {
