@@ -41,7 +41,7 @@ impl SocketName {
         name
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    pub fn push(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if let Some(slot) = self.buf.get_mut(self.len) {
                 *slot = b;
@@ -63,8 +63,16 @@ impl SocketName {
 
 pub struct Server {
     fd: Fd,
+    /// Replies leave from a socket of their own. A unix datagram stays charged to its
+    /// sender's send buffer until the receiver reads it, so clients that never read
+    /// (hoarders) could fill a shared buffer and starve every other client's answer.
+    /// When a send finds this buffer full, the socket is replaced by a fresh one and the
+    /// reply sent again; the hoarded replies stay with the old one (and the hoarders)
+    /// until they read or go away. The receive socket never sends, so it never fills.
+    replies: Fd,
     own_uid: u32,
-    /// Datagrams dropped: malformed, oversized, unknown, or not authenticated.
+    /// Datagrams dropped: malformed, oversized, unknown, with hostile ancillary data, or
+    /// from outside our PID namespace.
     pub rejected: u32,
 }
 
@@ -72,15 +80,17 @@ pub struct Server {
 pub struct Incoming {
     pub request: Request,
     pub from: UnixAddr,
+    /// The sender's uid may not do this (SPEC §3): answer `Outcome::Refused` at once.
+    pub refused: bool,
 }
 
 impl Server {
     pub fn bind(name: &[u8]) -> Result<Server, sys::Errno> {
         let addr = UnixAddr::abstract_name(name).ok_or(sys::Errno(libc::ENAMETOOLONG))?;
-        let fd = sys::unix_dgram_socket()?;
+        let fd = sys::unix_dgram_socket(true)?;
         sys::enable_passcred(&fd)?;
         sys::bind(&fd, &addr)?;
-        Ok(Server { fd, own_uid: sys::geteuid(), rejected: 0 })
+        Ok(Server { fd, replies: sys::unix_dgram_socket(true)?, own_uid: sys::geteuid(), rejected: 0 })
     }
 
     pub fn fd(&self) -> &Fd {
@@ -93,7 +103,7 @@ impl Server {
         // One byte more than a frame, so an oversized datagram shows as too long.
         let mut buf = [0u8; proto::REQUEST_LEN + 1];
         loop {
-            let received = match sys::recv_with_credentials(&self.fd, &mut buf) {
+            let received = match sys::receive_datagram(&self.fd, &mut buf) {
                 Ok(r) => r,
                 Err(sys::Errno::INTR) => continue,
                 // EAGAIN: queue empty. Anything else is logged once and waited out.
@@ -105,24 +115,47 @@ impl Server {
                 }
             };
             let frame = buf.get(..received.len).unwrap_or(&[]);
-            let authentic = received.credentials.is_some_and(|c| c.pid != 0 && (c.uid == 0 || c.uid == self.own_uid));
-            match (authentic, received.truncated, proto::decode_request(frame)) {
-                (true, false, Ok(request)) => return Some(Incoming { request, from: received.from }),
+            // pid 0: the sender is outside our PID namespace, not one of the container's.
+            let sender = received.credentials.filter(|c| c.pid != 0 && !received.hostile);
+            match (sender, proto::decode_request(frame)) {
+                (Some(c), Ok(request)) => {
+                    let refused = !request.verb.is_read_only() && c.uid != 0 && c.uid != self.own_uid;
+                    return Some(Incoming { request, from: received.from, refused });
+                }
                 _ => {
                     self.rejected = self.rejected.saturating_add(1);
-                    log::debug().text(b"control request dropped (malformed or not authenticated)").emit();
+                    log::debug().text(b"control request dropped").emit();
                 }
             }
         }
     }
 
-    /// Sends a reply without blocking; a client that went away is not our problem.
+    /// Sends a reply without blocking; a client that went away, or whose own queue is
+    /// full, is not our problem.
     pub fn reply(&self, to: &UnixAddr, reply: &Reply) {
         let frame = proto::encode_reply(reply);
-        if let Err(e) = sys::send_to(&self.fd, &frame, to) {
+        let mut result = sys::send_to(&self.replies, &frame, to);
+        if result == Err(sys::Errno::AGAIN) {
+            // Our send buffer is full of hoarded replies (or the client's queue is full:
+            // then the second try fails too, at the cost of one socket).
+            result = sys::unix_dgram_socket(true)
+                .and_then(|fresh| sys::replace_fd(&self.replies, fresh))
+                .and_then(|()| sys::send_to(&self.replies, &frame, to));
+        }
+        if let Err(e) = result {
             log::debug().text(b"control reply not delivered").errno(e).emit();
         }
     }
+}
+
+/// drinit's PROGRAM is drinit itself (an engine's `--init` is drinit and so is the
+/// image's ENTRYPOINT): the outer one leaves the socket name to the inner one, which
+/// runs the user's program with the user's options.
+pub fn runs_drinit(program: Option<&CStr>) -> bool {
+    program.is_some_and(|p| {
+        let path = p.to_bytes();
+        path == b"drinit" || path.ends_with(b"/drinit") || sys::same_file(p, c"/proc/self/exe")
+    })
 }
 
 /// `DRINIT_SOCKET` as the client and server both read it.

@@ -151,14 +151,18 @@ impl Init {
         }
         let signals = sys::signalfd(&sys::SigMask::full()).map_err(|e| startup_failure(b"cannot open a signalfd", e))?;
         let timer = sys::timerfd().map_err(|e| startup_failure(b"cannot open a timerfd", e))?;
-        let name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
+        let mut name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
+        if ctl::runs_drinit(args.get(config.program)) {
+            // Nested: the name is the inner drinit's, which runs the user's program.
+            name.push(b".outer");
+        }
         let control = match Server::bind(name.as_bytes()) {
             Ok(server) => server,
             Err(sys::Errno::ADDRINUSE) => {
                 log::error()
                     .text(b"control socket @")
                     .text(name.as_bytes())
-                    .text(b" is already in use (another drinit?); set DRINIT_SOCKET to a unique name")
+                    .text(b" is taken by a running drinit: reach it with `drinitctl COMMAND` or `drinit ctl COMMAND`; a second drinit needs its own DRINIT_SOCKET")
                     .emit();
                 return Err(exit::SYSTEM_ERROR);
             }
@@ -297,7 +301,11 @@ impl Init {
         // Bounded so a flood of requests cannot starve signal handling.
         for _ in 0..64 {
             let Some(incoming) = self.control.receive() else { return };
-            self.on_request(incoming.request, incoming.from);
+            if incoming.refused {
+                self.reply(&incoming.from, incoming.request.verb, incoming.request.seq, Outcome::Refused, None);
+            } else {
+                self.on_request(incoming.request, incoming.from);
+            }
         }
     }
 

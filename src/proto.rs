@@ -20,18 +20,34 @@ pub enum Verb {
     Ready = 7,
 }
 
+/// Every verb, in wire order (byte 1 is `VERBS[0]`).
+const VERBS: [Verb; 7] = [Verb::Status, Verb::Health, Verb::Start, Verb::Stop, Verb::Restart, Verb::Signal, Verb::Ready];
+
 impl Verb {
     fn from_byte(b: u8) -> Option<Verb> {
-        Some(match b {
-            1 => Verb::Status,
-            2 => Verb::Health,
-            3 => Verb::Start,
-            4 => Verb::Stop,
-            5 => Verb::Restart,
-            6 => Verb::Signal,
-            7 => Verb::Ready,
-            _ => return None,
-        })
+        VERBS.get((b as usize).wrapping_sub(1)).copied()
+    }
+
+    /// The command word, as drinitctl takes it and prints it.
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Verb::Status => b"status",
+            Verb::Health => b"health",
+            Verb::Start => b"start",
+            Verb::Stop => b"stop",
+            Verb::Restart => b"restart",
+            Verb::Signal => b"signal",
+            Verb::Ready => b"ready",
+        }
+    }
+
+    pub fn from_name(word: &[u8]) -> Option<Verb> {
+        VERBS.into_iter().find(|v| v.name() == word)
+    }
+
+    /// Any uid inside the container may ask these; the others need uid 0 or drinit's.
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Verb::Status | Verb::Health | Verb::Ready)
     }
 }
 
@@ -143,17 +159,6 @@ pub enum Health {
     Starting = 1,
     Healthy = 2,
     Unhealthy = 3,
-}
-
-impl Health {
-    pub fn name(self) -> &'static [u8] {
-        match self {
-            Health::None => b"none",
-            Health::Starting => b"starting",
-            Health::Healthy => b"healthy",
-            Health::Unhealthy => b"unhealthy",
-        }
-    }
 }
 
 /// How the program last ended, as `status --json`'s `last_exit_reason` says it.
@@ -317,7 +322,8 @@ pub fn decode_reply(frame: &[u8]) -> Result<Reply, Malformed> {
         3 => Health::Unhealthy,
         _ => return Err(Malformed::Argument),
     };
-    let u32_at = |at: usize| u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+    // One load per field; byte by byte, the compiler spelled out every shift (size budget).
+    let u32_at = |at: usize| f.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
     Ok(Reply {
         verb,
         outcome,
@@ -400,6 +406,20 @@ mod tests {
     }
 
     #[test]
+    fn verbs_by_name_and_byte() {
+        for (i, verb) in VERBS.into_iter().enumerate() {
+            assert_eq!(Verb::from_name(verb.name()), Some(verb));
+            assert_eq!(Verb::from_byte(i as u8 + 1), Some(verb));
+            assert_eq!(verb as u8, i as u8 + 1, "VERBS is in wire order");
+        }
+        assert_eq!(Verb::from_byte(0), None);
+        assert_eq!(Verb::from_byte(8), None);
+        assert_eq!(Verb::from_name(b"stat"), None);
+        let read_only: Vec<Verb> = VERBS.into_iter().filter(|v| v.is_read_only()).collect();
+        assert_eq!(read_only, [Verb::Status, Verb::Health, Verb::Ready]);
+    }
+
+    #[test]
     fn malformed_requests_are_named() {
         let good = encode_request(&Request { verb: Verb::Stop, arg: 0, seq: 1 });
         assert_eq!(decode_request(&[]), Err(Malformed::Length));
@@ -451,8 +471,43 @@ mod tests {
                 assert_eq!(&encode_request(&r)[..], &buf[..len]);
             }
             if let Ok(r) = decode_reply(&buf[..len.min(REPLY_LEN)]) {
-                let _ = encode_reply(&r);
+                assert_eq!(decode_reply(&encode_reply(&r)), Ok(r));
             }
+            // A reply with every field random round-trips exactly.
+            if round % 8 != 0 {
+                continue;
+            }
+            let mut text = [0u8; NOTIFY_STATUS_LEN];
+            text.iter_mut().for_each(|b| *b = next() as u8);
+            let notify_len = (next() % (NOTIFY_STATUS_LEN as u64 + 1)) as usize;
+            let r = Reply {
+                verb: VERBS[(next() % 7) as usize],
+                outcome: [Outcome::Done, Outcome::Failed, Outcome::InProgress, Outcome::Busy, Outcome::Refused, Outcome::Superseded][(next() % 6) as usize],
+                seq: next() as u32,
+                superseded_by: [None, Some(Verb::Stop), Some(Verb::Restart)][(next() % 3) as usize],
+                status: Status {
+                    state: State::from_byte((next() % 6) as u8).unwrap(),
+                    pid: next() as i32,
+                    uptime_secs: next() as u32,
+                    restarts: next() as u32,
+                    last_status: next() as i32,
+                    health: [Health::None, Health::Starting, Health::Healthy, Health::Unhealthy][(next() % 4) as usize],
+                    consecutive_failures: next() as u32,
+                    rejected_requests: next() as u32,
+                    stop_timeout_secs: next() as u32,
+                    next_restart_ms: next() as u32,
+                    last_probe_age_secs: next() as u32,
+                    last_probe_ok: next() % 2 == 0,
+                    health_retries: next() as u32,
+                    ready: next() % 2 == 0,
+                    exit_reason: ExitReason::from_byte((next() % 4) as u8).unwrap(),
+                    oom_kills: next() as u32,
+                    own_uid: next() as u32,
+                    dropped_log_lines: next() as u32,
+                    notify_status: NotifyStatus::from_bytes(&text[..notify_len]),
+                },
+            };
+            assert_eq!(decode_reply(&encode_reply(&r)), Ok(r), "round {round}");
         }
     }
 }

@@ -585,11 +585,12 @@ impl UnixAddr {
     }
 }
 
-pub fn unix_dgram_socket() -> SysResult<Fd> {
+/// A datagram socket; drinit's own never block (`nonblocking`), the client's may wait for
+/// room in drinit's queue (bounded by `set_send_timeout`).
+pub fn unix_dgram_socket(nonblocking: bool) -> SysResult<Fd> {
+    let flags = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     // SAFETY: socket takes three integers.
-    let fd = check(unsafe {
-        libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
-    })?;
+    let fd = check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | flags, 0) })?;
     Ok(Fd(fd))
 }
 
@@ -609,41 +610,44 @@ pub fn bind_autobind(fd: &Fd) -> SysResult<()> {
         .map(|_| ())
 }
 
-/// Asks the kernel to attach the sender's pid/uid/gid to every datagram we receive.
-pub fn enable_passcred(fd: &Fd) -> SysResult<()> {
-    let on: c_int = 1;
-    // SAFETY: the kernel reads one int from `on`, a valid local.
-    check(unsafe {
-        libc::setsockopt(fd.raw(), libc::SOL_SOCKET, libc::SO_PASSCRED, (&on as *const c_int).cast(), size_of::<c_int>() as _)
-    })
-    .map(|_| ())
+fn set_socket_option<T>(fd: &Fd, option: c_int, value: &T) -> SysResult<()> {
+    // SAFETY: the kernel reads size_of::<T>() bytes from `value`, a valid reference.
+    check(unsafe { libc::setsockopt(fd.raw(), libc::SOL_SOCKET, option, (value as *const T).cast(), size_of::<T>() as _) })
+        .map(|_| ())
 }
 
+/// Asks the kernel to attach the sender's pid/uid/gid to every datagram we receive.
+pub fn enable_passcred(fd: &Fd) -> SysResult<()> {
+    set_socket_option(fd, libc::SO_PASSCRED, &(1 as c_int))
+}
+
+/// How long a blocking send may wait for room in the receiver's queue (at least 1 ms:
+/// 0 would mean forever).
+pub fn set_send_timeout(fd: &Fd, ms: Millis) -> SysResult<()> {
+    let ms = ms.max(1);
+    let timeout = libc::timeval { tv_sec: (ms / 1000) as _, tv_usec: ((ms % 1000) * 1000) as _ };
+    set_socket_option(fd, libc::SO_SNDTIMEO, &timeout)
+}
+
+/// One datagram to `to`; waits only if `fd` is a blocking socket.
 pub fn send_to(fd: &Fd, buf: &[u8], to: &UnixAddr) -> SysResult<usize> {
     // SAFETY: the kernel reads buf.len() bytes of `buf` and to.len bytes of the address.
     let n = unsafe {
-        libc::sendto(fd.raw(), buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            (&to.addr as *const libc::sockaddr_un).cast(), to.len)
+        libc::sendto(fd.raw(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL, (&to.addr as *const libc::sockaddr_un).cast(), to.len)
     };
     if n < 0 { Err(last_errno()) } else { Ok(n as usize) }
 }
 
-/// Fixes the peer of a datagram socket: sends go there, and poll's POLLOUT then reports
-/// whether the peer's queue has room.
-pub fn connect(fd: &Fd, to: &UnixAddr) -> SysResult<()> {
-    // SAFETY: the kernel reads to.len bytes of a valid sockaddr_un.
-    check(unsafe { libc::connect(fd.raw(), (&to.addr as *const libc::sockaddr_un).cast(), to.len) }).map(|_| ())
-}
-
-/// Sends one datagram to the connected peer without blocking.
-pub fn send(fd: &Fd, buf: &[u8]) -> SysResult<usize> {
-    // SAFETY: the kernel reads buf.len() bytes of `buf`.
-    let n = unsafe { libc::send(fd.raw(), buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-    if n < 0 { Err(last_errno()) } else { Ok(n as usize) }
+/// Makes `target` refer to `with`'s socket, closing what `target` was (dup3 onto its
+/// number, so every holder of `target` sees the new socket at once).
+pub fn replace_fd(target: &Fd, with: Fd) -> SysResult<()> {
+    // The raw syscall: libc's dup3 wrapper costs ~150 bytes more (size budget).
+    // SAFETY: dup3 takes three integers; both fds are open and owned by us.
+    check(unsafe { libc::syscall(libc::SYS_dup3, with.raw(), target.raw(), libc::O_CLOEXEC) } as c_int).map(|_| ())
 }
 
 /// The sender's identity as the kernel vouches for it (pid 0: outside our PID namespace).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Credentials {
     pub pid: i32,
     pub uid: u32,
@@ -651,15 +655,22 @@ pub struct Credentials {
 
 pub struct Received {
     pub len: usize,
-    pub truncated: bool,
+    /// Anything beyond one frame and the credentials: a datagram longer than `buf`, passed
+    /// fds or other ancillary data (all closed already), a truncated control buffer.
+    pub hostile: bool,
     pub from: UnixAddr,
     pub credentials: Option<Credentials>,
 }
 
 /// Receives one datagram without blocking, with the sender's address and credentials.
-pub fn recv_with_credentials(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
-    // Room for one SCM_CREDENTIALS message, aligned as cmsghdr wants.
-    let mut control = [0u64; 8];
+/// The only receive on the control sockets: any fd passed along (SCM_RIGHTS) is closed
+/// here, before this returns, so nothing else in drinit ever holds one.
+pub fn receive_datagram(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
+    // Room for the credentials and a few passed fds (cmsghdr-aligned). More fds than fit
+    // never reach our fd table: the kernel drops them and sets MSG_CTRUNC.
+    #[repr(align(8))]
+    struct Control([u8; 64]);
+    let mut control = Control([0; 64]);
     let mut from = UnixAddr::empty();
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: msghdr is plain data; all-zero is a valid empty header.
@@ -668,29 +679,73 @@ pub fn recv_with_credentials(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
     msg.msg_namelen = from.len;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of::<[u64; 8]>() as _;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    // MSG_CMSG_CLOEXEC: a passed fd is close-on-exec from its first instant, so not even
+    // a fork racing this function could hand it to a child.
     // SAFETY: every pointer in `msg` refers to a live local buffer of the stated length.
-    let n = unsafe { libc::recvmsg(fd.raw(), &mut msg, libc::MSG_DONTWAIT) };
+    let n = unsafe { libc::recvmsg(fd.raw(), &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
         return Err(last_errno());
     }
     from.len = msg.msg_namelen;
-    let mut credentials = None;
-    // SAFETY: msg was filled by recvmsg; the CMSG helpers stay within msg_controllen.
-    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    while !cmsg.is_null() {
-        // SAFETY: cmsg is non-null and inside `control`, as CMSG_FIRSTHDR/NXTHDR guarantee.
-        let header = unsafe { &*cmsg };
-        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_CREDENTIALS {
-            // SAFETY: an SCM_CREDENTIALS payload is one struct ucred; read unaligned to be safe.
-            let cred: libc::ucred = unsafe { core::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-            credentials = Some(Credentials { pid: cred.pid, uid: cred.uid });
+    let written = control.0.get(..msg.msg_controllen as usize).unwrap_or(&control.0);
+    let ancillary = parse_ancillary(written, |passed| {
+        // SAFETY: the kernel just installed `passed` in our fd table for us; nothing else
+        // knows the number, and it is closed exactly once, here.
+        unsafe { libc::close(passed) };
+    });
+    Ok(Received {
+        len: n as usize,
+        hostile: ancillary.hostile || msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0,
+        from,
+        credentials: ancillary.credentials,
+    })
+}
+
+/// What `recvmsg` put in a control buffer, as `parse_ancillary` reads it.
+#[derive(PartialEq, Eq, Debug)]
+pub struct Ancillary {
+    pub credentials: Option<Credentials>,
+    /// Anything but one SCM_CREDENTIALS record: passed fds, other records, a bad layout.
+    pub hostile: bool,
+}
+
+/// Reads a control buffer (`cmsghdr` records: a word-sized length, level, type, data,
+/// each padded to a word). Pure, for any bytes: every fd of every SCM_RIGHTS record is
+/// handed to `passed_fd`, whatever else the buffer holds (the kernel truncates a record
+/// that does not fit, with MSG_CTRUNC, rather than overrun the buffer).
+pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Ancillary {
+    const WORD: usize = size_of::<usize>();
+    const HEADER: usize = WORD + 8;
+    let int_at = |bytes: &[u8], at: usize| bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, i32::from_ne_bytes);
+    let mut out = Ancillary { credentials: None, hostile: false };
+    let mut at = 0usize;
+    while let Some(header) = control.get(at..at.saturating_add(HEADER)) {
+        let len = header.get(..WORD).and_then(|b| b.try_into().ok()).map_or(0, usize::from_ne_bytes);
+        if len < HEADER {
+            out.hostile = true;
+            break;
         }
-        // SAFETY: as above; returns null past the end of the control buffer.
-        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        // A record past the end of what the kernel wrote cannot come from the kernel: its
+        // "fds" could be any of ours, so none of them is closed.
+        let Some(data) = control.get(at + HEADER..at.saturating_add(len)) else {
+            out.hostile = true;
+            break;
+        };
+        match (int_at(header, WORD), int_at(header, WORD + 4)) {
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if out.credentials.is_none() && data.len() >= 12 => {
+                out.credentials = Some(Credentials { pid: int_at(data, 0), uid: int_at(data, 4) as u32 });
+            }
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                data.chunks_exact(4).for_each(|fd| passed_fd(int_at(fd, 0)));
+                out.hostile = true;
+            }
+            _ => out.hostile = true,
+        }
+        at = at.saturating_add(len.saturating_add(WORD - 1) & !(WORD - 1));
     }
-    Ok(Received { len: n as usize, truncated: msg.msg_flags & libc::MSG_TRUNC != 0, from, credentials })
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -736,6 +791,14 @@ pub fn proc_self_pid() -> Option<i32> {
 /// The inode of a namespace link such as `/proc/self/ns/pid`: its identity.
 pub fn namespace_inode(path: &CStr) -> Option<u64> {
     rustix::fs::stat(path).ok().map(|st| st.st_ino as u64)
+}
+
+/// Both paths name the same file (after symlinks).
+pub fn same_file(a: &CStr, b: &CStr) -> bool {
+    match (rustix::fs::stat(a), rustix::fs::stat(b)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
 }
 
 fn open(path: &CStr, flags: c_int) -> SysResult<Fd> {
@@ -880,5 +943,139 @@ pub fn for_each_environment_entry(mut each: impl FnMut(&'static CStr)) {
         each(unsafe { CStr::from_ptr(p) });
         // SAFETY: the current slot was not the NULL terminator, so the next slot exists.
         entry = unsafe { entry.add(1) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One cmsghdr record as the kernel lays it out, padded to a word.
+    fn record(level: i32, kind: i32, data: &[u8]) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(&(16 + data.len()).to_ne_bytes());
+        r.extend_from_slice(&level.to_ne_bytes());
+        r.extend_from_slice(&kind.to_ne_bytes());
+        r.extend_from_slice(data);
+        while r.len() % 8 != 0 {
+            r.push(0);
+        }
+        r
+    }
+
+    fn credentials(pid: i32, uid: u32) -> Vec<u8> {
+        let mut data = Vec::new();
+        for n in [pid as u32, uid, 0] {
+            data.extend_from_slice(&n.to_ne_bytes());
+        }
+        record(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &data)
+    }
+
+    fn rights(fds: &[i32]) -> Vec<u8> {
+        let data: Vec<u8> = fds.iter().flat_map(|fd| fd.to_ne_bytes()).collect();
+        record(libc::SOL_SOCKET, libc::SCM_RIGHTS, &data)
+    }
+
+    fn parse(control: &[u8]) -> (Ancillary, Vec<i32>) {
+        let mut passed = Vec::new();
+        let ancillary = parse_ancillary(control, |fd| passed.push(fd));
+        (ancillary, passed)
+    }
+
+    #[test]
+    fn credentials_alone_are_clean() {
+        let (a, fds) = parse(&credentials(42, 1000));
+        assert_eq!(a, Ancillary { credentials: Some(Credentials { pid: 42, uid: 1000 }), hostile: false });
+        assert!(fds.is_empty());
+        assert_eq!(parse(&[]).0, Ancillary { credentials: None, hostile: false });
+    }
+
+    #[test]
+    fn passed_fds_are_all_handed_over_and_hostile() {
+        let mut control = credentials(7, 0);
+        control.extend(rights(&[5, 6, 7]));
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(a.credentials, Some(Credentials { pid: 7, uid: 0 }));
+        assert_eq!(fds, [5, 6, 7]);
+        // Rights first, a record of another kind, a second credentials record.
+        let mut control = rights(&[9]);
+        control.extend(record(libc::SOL_SOCKET, 0x4f /* SCM_PIDFD */, &3i32.to_ne_bytes()));
+        control.extend(credentials(1, 1));
+        control.extend(credentials(2, 2));
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(fds, [9]);
+        assert_eq!(a.credentials, Some(Credentials { pid: 1, uid: 1 }), "the first one counts");
+    }
+
+    #[test]
+    fn bad_layouts_are_hostile() {
+        let mut short = credentials(1, 1);
+        short[0] = 4; // a length shorter than the header
+        assert!(parse(&short).0.hostile);
+        // A rights record that claims more than the buffer holds: not the kernel's, so
+        // nothing in it is taken for an fd (it could name one of ours).
+        let mut control = rights(&[3, 4]);
+        control.extend(rights(&[5]));
+        control[24..32].copy_from_slice(&200usize.to_ne_bytes());
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!(fds, [3, 4]);
+        let mut huge = rights(&[3]);
+        huge[..8].copy_from_slice(&usize::MAX.to_ne_bytes());
+        assert_eq!(parse(&huge), (Ancillary { credentials: None, hostile: true }, vec![]));
+    }
+
+    /// Property test: random sequences of records (credentials, rights with random fds,
+    /// other kinds), optionally cut short or with random bytes flipped, never panic; an
+    /// intact buffer hands over exactly its fds, and is clean only for one credentials record.
+    #[test]
+    fn fuzz_ancillary_parser() {
+        let mut seed = 0x9E3779B97F4A7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200_000u32 {
+            let mut control = Vec::new();
+            let mut expected_fds = Vec::new();
+            let mut records = 0;
+            let mut others = 0;
+            for _ in 0..next() % 4 {
+                records += 1;
+                match next() % 3 {
+                    0 => control.extend(credentials(next() as i32, next() as u32)),
+                    1 => {
+                        let fds: Vec<i32> = (0..next() % 6).map(|_| next() as i32).collect();
+                        expected_fds.extend(&fds);
+                        control.extend(rights(&fds));
+                        others += 1;
+                    }
+                    _ => {
+                        let data: Vec<u8> = (0..next() % 20).map(|_| next() as u8).collect();
+                        // Any level but SOL_SOCKET, or SOL_SOCKET with another type.
+                        let (level, kind) = if next() % 2 == 0 { (libc::SOL_SOCKET, (next() % 100 + 3) as i32) } else { ((next() % 300 + 2) as i32, next() as i32) };
+                        control.extend(record(level, kind, &data));
+                        others += 1;
+                    }
+                }
+            }
+            let (a, fds) = parse(&control);
+            assert_eq!(fds, expected_fds, "round {round}");
+            assert_eq!(a.hostile, others > 0 || records > 1, "round {round}");
+            // Damaged: cut anywhere, or a byte flipped anywhere.
+            if !control.is_empty() {
+                let cut = (next() as usize) % control.len();
+                let _ = parse(&control[..cut]);
+                let i = (next() as usize) % control.len();
+                control[i] = next() as u8;
+                let _ = parse(&control);
+            }
+            let random: Vec<u8> = (0..next() % 80).map(|_| next() as u8).collect();
+            let _ = parse(&random);
+        }
     }
 }

@@ -90,7 +90,7 @@ fn signal_verb_bypasses_traps() {
 }
 
 #[test]
-fn usage_errors_exit_2_but_health_never_does() {
+fn usage_errors_exit_2_but_the_health_forms_exit_1() {
     let scratch = Scratch::new("ctl-usage");
     let init = running_recorder(&scratch, &[]);
     for args in [&["bogus"][..], &["signal", "NOPE"], &["signal"], &["-c", "4"], &["status", "stop"], &["--timeout", "0", "status"], &["stop", "--json"]] {
@@ -98,7 +98,14 @@ fn usage_errors_exit_2_but_health_never_does() {
         assert_eq!(code(&out), 2, "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{args:?}");
     }
-    assert_eq!(code(&init.ctl(&["health", "--bogus"])), 1);
+    // Docker reserves 2: the health forms (plain drinitctl, health, ready) exit 1 instead.
+    for args in [&["health", "--bogus"][..], &["--bogus"], &["ready", "--bogus"], &["--timeout", "0"], &["--bogus", "health"]] {
+        let out = init.ctl(args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{args:?}");
+    }
+    assert_eq!(code(&init.ctl(&["stop", "--bogus"])), 2);
+    assert_eq!(code(&init.ctl(&["ready"])), 0, "a running program without readiness protocol is ready");
     assert_eq!(code(&init.ctl(&["--help"])), 0);
     assert_eq!(code(&init.ctl(&["--version"])), 0);
 }

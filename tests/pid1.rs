@@ -270,7 +270,7 @@ fn a_taken_socket_name_is_an_error_before_the_program_starts() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("already in use") && stderr.contains("DRINIT_SOCKET"), "{stderr}");
+    assert!(stderr.contains("is taken by a running drinit") && stderr.contains("DRINIT_SOCKET"), "{stderr}");
     assert!(!marker.exists());
     assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -1,0 +1,317 @@
+//! The control plane against hostile and careless clients (issue 13): passed fds,
+//! clients that never read their replies, uids that may not act, `--timeout` as a bound,
+//! and drinit running drinit (an engine's `--init` over an image whose ENTRYPOINT is drinit).
+mod common;
+
+use common::*;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A valid protocol-v2 `status` request: if passed fds were ignored, it would be answered.
+fn status_frame(seq: u32) -> [u8; 16] {
+    let mut frame = [0u8; 16];
+    frame[..8].copy_from_slice(b"DRNT\x02\x01\x00\x00");
+    frame[12..].copy_from_slice(&seq.to_le_bytes());
+    frame
+}
+
+// ---- sendmsg with SCM_RIGHTS, by hand (the tests have no libc crate) -----------------
+
+#[repr(C)]
+struct IoVec {
+    base: *const u8,
+    len: usize,
+}
+
+/// The kernel's `struct msghdr` on 64-bit Linux.
+#[repr(C)]
+struct MsgHdr {
+    name: *const u8,
+    name_len: u32,
+    iov: *const IoVec,
+    iov_len: usize,
+    control: *const u8,
+    control_len: usize,
+    flags: i32,
+}
+
+extern "C" {
+    fn sendmsg(fd: i32, msg: *const MsgHdr, flags: i32) -> isize;
+    fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
+}
+
+/// A socket with an address of its own (the kernel autobinds a sender that asked for
+/// credentials), so replies can come back to it: drinitctl's kind of client.
+fn replyable_socket() -> UnixDatagram {
+    let socket = UnixDatagram::unbound().unwrap();
+    // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
+    assert_eq!(unsafe { setsockopt(socket.as_raw_fd(), 1, 16, &1, 4) }, 0);
+    socket
+}
+
+/// Sends `frame` to the abstract name `to` with `fds` attached as one SCM_RIGHTS record.
+fn send_with_fds(socket: &UnixDatagram, to: &str, frame: &[u8], fds: &[i32]) -> std::io::Result<()> {
+    let mut addr = vec![1u8, 0, 0]; // AF_UNIX (little-endian u16), then the abstract NUL
+    addr.extend_from_slice(to.as_bytes());
+    // cmsghdr: u64 length, i32 level (SOL_SOCKET = 1), i32 type (SCM_RIGHTS = 1), fds.
+    let mut control = Vec::new();
+    control.extend_from_slice(&((16 + 4 * fds.len()) as u64).to_ne_bytes());
+    control.extend_from_slice(&1i32.to_ne_bytes());
+    control.extend_from_slice(&1i32.to_ne_bytes());
+    for fd in fds {
+        control.extend_from_slice(&fd.to_ne_bytes());
+    }
+    while control.len() % 8 != 0 {
+        control.push(0);
+    }
+    let iov = IoVec { base: frame.as_ptr(), len: frame.len() };
+    let msg = MsgHdr {
+        name: addr.as_ptr(),
+        name_len: addr.len() as u32,
+        iov: &iov,
+        iov_len: 1,
+        control: control.as_ptr(),
+        control_len: control.len(),
+        flags: 0,
+    };
+    // SAFETY: every pointer refers to a live buffer of the stated length.
+    if unsafe { sendmsg(socket.as_raw_fd(), &msg, 0x4000 /* MSG_NOSIGNAL */) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Not a test of its own: sends `DRINIT_TEST_FDS` status requests, each carrying four
+/// open fds, to `DRINIT_SOCKET` (blocking: it waits for room in drinit's queue).
+#[test]
+#[ignore = "helper process for passed_fds_are_closed_at_once_and_never_reach_the_program"]
+fn fd_sender_helper() {
+    let count: u32 = std::env::var("DRINIT_TEST_FDS").expect("run by the fd test").parse().unwrap();
+    let name = std::env::var("DRINIT_SOCKET").unwrap();
+    let socket = UnixDatagram::unbound().unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    let fds = [null.as_raw_fd(), reader.as_raw_fd(), writer.as_raw_fd(), socket.as_raw_fd()];
+    for seq in 0..count {
+        send_with_fds(&socket, &name, &status_frame(seq), &fds).expect("sendmsg with SCM_RIGHTS");
+    }
+}
+
+fn send_fds(init: &Init, count: u32, inside: bool) {
+    let mut cmd = if inside { init.in_namespace() } else { Command::new("env") };
+    let out = cmd
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "fd_sender_helper", "--quiet"])
+        .env("DRINIT_TEST_FDS", count.to_string())
+        .env("DRINIT_SOCKET", &init.socket)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "fd sender failed: {}", stderr(&out));
+}
+
+/// The fds a process has open, as the namespace's own /proc shows them.
+fn fds_of(init: &Init, pid: i64) -> Vec<String> {
+    let out = init.in_namespace().args(["ls", &format!("/proc/{pid}/fd")]).output().unwrap();
+    let mut fds: Vec<String> = stdout(&out).split_whitespace().map(str::to_owned).collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn passed_fds_are_closed_at_once_and_never_reach_the_program() {
+    let init = Init::start(&["--", "sleep", "1000"]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let before = init.open_fds();
+    // 0, 1, 2, and whatever the test runner itself passed down (cargo's jobserver pipe).
+    let inherited = fds_of(&init, init.program_pid());
+    // From inside the PID namespace (authenticated, but hostile) and from outside (pid 0).
+    send_fds(&init, 1000, true);
+    send_fds(&init, 1000, false);
+    assert!(
+        eventually(Duration::from_secs(10), || json_number(&init.status_json(), "rejected_requests").unwrap_or(0) >= 2000),
+        "every datagram with passed fds is counted as rejected: {}",
+        init.status_json()
+    );
+    assert_eq!(init.open_fds(), before, "drinit's fd table grew");
+    let out = init.ctl(&["restart"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let pid = init.program_pid();
+    assert!(pid > 0);
+    assert_eq!(fds_of(&init, pid), inherited, "the restarted program inherited passed fds");
+    assert_eq!(init.open_fds(), before);
+}
+
+// ---- Hoarders ---------------------------------------------------------------------------
+
+/// Not a test of its own: `DRINIT_TEST_HOARDERS` sockets that keep sending status
+/// requests and never read a reply, until killed; writes `DRINIT_TEST_READY` after the
+/// first round.
+#[test]
+#[ignore = "helper process for clients_that_never_read_cannot_starve_status"]
+fn hoarder_helper() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+    let count: usize = std::env::var("DRINIT_TEST_HOARDERS").expect("run by the hoarder test").parse().unwrap();
+    let to = SocketAddr::from_abstract_name(std::env::var("DRINIT_SOCKET").unwrap().as_bytes()).unwrap();
+    let hoarders: Vec<UnixDatagram> = (0..count).map(|_| replyable_socket()).collect();
+    for round in 0u32.. {
+        for socket in &hoarders {
+            // Blocking: waits for room in drinit's queue. Never reads.
+            socket.send_to_addr(&status_frame(round), &to).unwrap();
+        }
+        if round == 20 {
+            std::fs::write(std::env::var("DRINIT_TEST_READY").unwrap(), "hoarding").unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn clients_that_never_read_cannot_starve_status() {
+    let scratch = Scratch::new("hoard");
+    let init = Init::start(&["--", "sleep", "1000"]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let ready = scratch.path("ready");
+    let mut hoarders = init
+        .in_namespace()
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "hoarder_helper", "--quiet"])
+        .env("DRINIT_TEST_HOARDERS", "60")
+        .env("DRINIT_TEST_READY", &ready)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(20), || ready.exists()), "the hoarders did not get going");
+    let fds = init.open_fds();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let started = Instant::now();
+        let out = init.ctl(&["--timeout", "1", "status", "--json"]);
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(code(&out), 0, "status starved by hoarders: {}", stderr(&out));
+        assert_eq!(json_string(&stdout(&out), "state").as_deref(), Some("running"));
+    }
+    eprintln!("slowest status (nsenter + drinitctl) with 60 hoarders: {slowest:?}");
+    assert_eq!(init.open_fds(), fds, "replacing the reply socket must not leak fds");
+    let _ = hoarders.kill();
+    let _ = hoarders.wait();
+}
+
+// ---- uids ------------------------------------------------------------------------------
+
+/// `drinit ctl ARGS` as uid 65534 inside drinit's PID namespace.
+fn ctl_as_nobody(init: &Init, args: &[&str]) -> Output {
+    init.in_namespace()
+        .args(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(drinit())
+        .arg("ctl")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn another_uid_may_read_but_is_refused_at_once_for_actions() {
+    if !is_root() {
+        eprintln!("skipped: uid 65534 exists inside the namespace only when the tests run as root");
+        return;
+    }
+    let init = Init::start(&["--", "sleep", "1000"]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let pid = init.program_pid();
+    for verb in ["stop", "restart", "start"] {
+        let started = Instant::now();
+        let out = ctl_as_nobody(&init, &["--timeout", "8", verb]);
+        assert_eq!(code(&out), 1, "{verb}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!("drinitctl: {verb} refused: only uid 0 may start, stop, restart or signal\n"),
+            "one line naming who may"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{verb}: refused only after {:?}", started.elapsed());
+    }
+    assert_eq!(code(&ctl_as_nobody(&init, &["signal", "TERM"])), 1);
+    assert_eq!(init.program_pid(), pid, "the program was touched");
+    let out = ctl_as_nobody(&init, &["status", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_number(&stdout(&out), "pid"), Some(pid));
+    assert_eq!(code(&ctl_as_nobody(&init, &["health"])), 0);
+    assert_eq!(json_number(&init.status_json(), "rejected_requests"), Some(0), "a refusal is an answer, not a drop");
+}
+
+// ---- --timeout ----------------------------------------------------------------------------
+
+#[test]
+fn timeout_bounds_the_whole_wait_of_a_stop() {
+    let scratch = Scratch::new("timeout");
+    let stubborn = scratch.script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 0.05 & wait $!; done");
+    let init = Init::start(&["--grace", "30", "--", &stubborn]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let started = Instant::now();
+    let out = init.ctl(&["--timeout", "1", "stop"]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("stop still in progress after 1 s"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(5), "--timeout 1 returned after {took:?}");
+    let json = init.status_json();
+    assert_eq!(json_string(&json, "state").as_deref(), Some("stopping"), "{json}");
+}
+
+// ---- Nesting -------------------------------------------------------------------------------
+
+#[test]
+fn drinit_running_drinit_leaves_the_socket_to_the_inner_one() {
+    let scratch = Scratch::new("nested");
+    let hook = scratch.script("hook.sh", &format!("echo \"hook $1 $DRINIT_PID\" >> {}", scratch.path("hook").display()));
+    let program = scratch.recorder("got", true);
+    let inner = drinit();
+    let inner = inner.to_str().unwrap();
+    let mut init = Init::start(&["--", inner, "-t", "USR1", "-r", &hook, "--", &program]);
+    assert!(eventually(Duration::from_secs(5), || scratch.read("got").contains("ready")), "{}", init.stderr());
+    // PID 1 is the outer drinit, 2 the inner one, 3 the user's program.
+    let json = init.status_json();
+    assert_eq!(json_number(&json, "pid"), Some(3), "drinitctl must reach the inner drinit: {json}");
+    assert_eq!(json_string(&json, "state").as_deref(), Some("running"));
+    // A USR1 to the outer drinit reaches the inner one, which traps it and runs the hook.
+    init.signal(SIGUSR1);
+    assert!(eventually(Duration::from_secs(5), || scratch.read("hook").contains("hook 10 3")), "{}", init.stderr());
+    assert!(!scratch.read("got").contains("USR1"), "the trapped signal reached the program");
+    // The outer one listens on NAME.outer, where its program is the inner drinit.
+    let outer = init.ctl_with_env(&["status", "--json"], &[("DRINIT_SOCKET", &format!("{}.outer", init.socket))]);
+    assert_eq!(json_number(&stdout(&outer), "pid"), Some(2), "{}", stdout(&outer));
+    // A stop signal ends all three with the program's status.
+    init.signal(SIGTERM);
+    assert_eq!(init.wait_exit(Duration::from_secs(10)), Some(0), "{}", init.stderr());
+}
+
+#[test]
+fn drinit_under_another_name_is_recognised_as_drinit() {
+    let scratch = Scratch::new("nested-link");
+    let entry = scratch.path("entrypoint");
+    std::os::unix::fs::symlink(drinit(), &entry).unwrap();
+    let init = Init::start(&["--", entry.to_str().unwrap(), "--", "sleep", "1000"]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() == 3), "{}", init.stderr());
+}
+
+#[test]
+fn a_second_drinit_on_a_taken_name_says_how_to_reach_the_first() {
+    let init = Init::start(&["--", "sleep", "1000"]);
+    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    // Someone typed `drinit status` for `drinit ctl status`.
+    let out = init.in_namespace().arg(drinit()).arg("status").output().unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("`drinitctl COMMAND` or `drinit ctl COMMAND`") && err.contains("DRINIT_SOCKET"), "{err}");
+}
