@@ -137,7 +137,7 @@ fn a_sweep_has_no_cap() {
         "program.sh",
         &format!("i=0; while [ $i -lt {WORKERS} ]; do setsid sleep 1000 & i=$((i+1)); done\necho ok > {ready}\nwait"),
     );
-    let shell = scratch.script("ns-init.sh", &format!("{} --grace 3 -- {program} &\nwait $!\nsleep 1000", drinit().display()));
+    let shell = scratch.script("ns-init.sh", &format!("{} --grace 3 -- {program} &\nwait $!\nexec tail -f /dev/null", drinit().display()));
     let mut unshare = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", shell.as_str()])
         .env("DRINIT_SOCKET", format!("no-cap-{}", std::process::id()))
@@ -148,7 +148,10 @@ fn a_sweep_has_no_cap() {
         let me = unshare.id();
         std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default().split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0)
     };
-    assert!(eventually(Duration::from_secs(60), || std::path::Path::new(&ready).exists()), "workers started");
+    if !eventually(Duration::from_secs(60), || std::path::Path::new(&ready).exists()) {
+        kill(ns_init(), SIGKILL);
+        panic!("workers did not start");
+    }
     let in_ns = |script: &str| -> String {
         let out = Command::new("nsenter").args(["-t", &ns_init().to_string(), "-p", "-m", "--", "sh", "-c", script]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -159,7 +162,8 @@ fn a_sweep_has_no_cap() {
     let drinit_gone = || in_ns("test -e /proc/2 && echo yes || echo no") == "no";
     assert!(eventually(Duration::from_secs(30), drinit_gone), "drinit exited");
     let left = sleeps();
-    let _ = unshare.kill();
+    // SIGKILL to the namespace's init (by pid) ends everything in it.
+    kill(ns_init(), SIGKILL);
     let _ = unshare.wait();
     assert_eq!(left, 0, "every one of {WORKERS} descendants was swept");
 }
@@ -181,7 +185,7 @@ fn an_ignored_sigchld_inherited_from_the_parent_changes_nothing() {
 fn a_stalled_stderr_never_blocks_pid1() {
     let scratch = Scratch::new("stalled-stderr");
     // The program fills the pipe that is also drinit's stderr, and nobody reads it.
-    let program = scratch.script("program.sh", "head -c 1000000 /dev/zero >&2 &\nwhile :; do sleep 0.05; done");
+    let program = scratch.script("program.sh", "trap : USR1\nhead -c 1000000 /dev/zero >&2 &\nwhile :; do sleep 0.05; done");
     let mut init = Init::start_stalled_stderr(&["-vv", "--", program.as_str()]);
     std::thread::sleep(Duration::from_millis(500));
     for _ in 0..50 {
@@ -189,7 +193,7 @@ fn a_stalled_stderr_never_blocks_pid1() {
     }
     let started = Instant::now();
     let out = init.ctl(&["status", "--json"]);
-    assert_eq!(code(&out), 0);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(started.elapsed() < Duration::from_secs(2), "status answered at once");
     let json = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(json_number(&json, "dropped_log_lines").unwrap_or(0) > 0, "dropped lines are counted: {json}");
