@@ -252,7 +252,7 @@ impl Init {
     }
 
     /// Hooks and the exec probe: drinit's children, but not the program's tree.
-    fn helpers(&self) -> [i32; hooks::SLOTS + 1] {
+    pub(crate) fn helpers(&self) -> [i32; hooks::SLOTS + 1] {
         let mut helpers = [0; hooks::SLOTS + 1];
         for (slot, pid) in helpers.iter_mut().zip(self.hooks.pids()) {
             *slot = pid;

@@ -58,6 +58,15 @@ impl Tree {
         signalled
     }
 
+    /// Whether `pid` (a sender the kernel vouched for in our namespace) is of the tree.
+    /// Without a /proc of our own namespace that cannot be told: any such sender counts.
+    pub fn contains(&self, pid: i32, helpers: &[i32]) -> bool {
+        if !self.proc_is_ours {
+            return pid > 0;
+        }
+        pid > 0 && pid != self.own_pid && !helpers.contains(&pid) && stat_of(pid).is_some_and(|s| self.descends_from_us(s.parent, helpers))
+    }
+
     /// Pins `pid`, makes sure it is the process that was walked, and signals it.
     fn signal_if_member(&self, pid: i32, signal: Signal, helpers: &[i32]) -> bool {
         let Some(before) = stat_of(pid) else { return false };
