@@ -50,7 +50,9 @@ fn on_unhealthy_none_only_reports() {
     assert!(eventually(Duration::from_secs(8), || health_of(&init).as_deref() == Some("unhealthy")));
     assert_eq!(code(&init.ctl(&["health"])), 1);
     let json = init.status_json();
-    assert_eq!(json_number(&json, "pid"), Some(2), "{json}");
+    // Not restarted. (Not pid 2 for sure: a status request that nsenters the namespace while
+    // drinit is still starting may take that pid first.)
+    assert!(json_number(&json, "pid").unwrap_or(0) > 1, "{json}");
     assert_eq!(json_number(&json, "restarts"), Some(0));
     assert!(json_number(&json, "consecutive_failures").unwrap() >= 2);
     assert_eq!(json.contains("\"last_probe_ok\":false"), true, "{json}");
