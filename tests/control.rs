@@ -10,15 +10,6 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn running_recorder(scratch: &Scratch, extra: &[&str]) -> Init {
-    let program = scratch.recorder("got", true);
-    let mut args: Vec<&str> = extra.to_vec();
-    args.extend(["--", program.as_str()]);
-    let init = Init::start(&args);
-    assert!(eventually(Duration::from_secs(5), || scratch.read("got").contains("ready")));
-    init
-}
-
 #[test]
 fn status_and_health_of_a_running_program() {
     let scratch = Scratch::new("status");

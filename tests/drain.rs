@@ -5,19 +5,10 @@ use common::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn recorder(scratch: &Scratch, extra: &[&str]) -> Init {
-    let program = scratch.recorder("got", true);
-    let mut args: Vec<&str> = extra.to_vec();
-    args.extend(["--", program.as_str()]);
-    let init = Init::start(&args);
-    assert!(eventually(Duration::from_secs(5), || scratch.read("got").contains("ready")));
-    init
-}
-
 #[test]
 fn a_stop_signal_drains_first_while_the_program_still_serves() {
     let scratch = Scratch::new("drain-signal");
-    let mut init = recorder(&scratch, &["--stop-delay", "2"]);
+    let mut init = running_recorder(&scratch, &["--stop-delay", "2"]);
     let sent = Instant::now();
     init.signal(SIGTERM);
     assert!(eventually(Duration::from_secs(2), || json_string(&init.status_json(), "state").as_deref() == Some("draining")));
@@ -33,7 +24,7 @@ fn a_stop_signal_drains_first_while_the_program_still_serves() {
 #[test]
 fn a_second_stop_signal_cuts_the_delay_short() {
     let scratch = Scratch::new("drain-second");
-    let mut init = recorder(&scratch, &["--stop-delay", "60"]);
+    let mut init = running_recorder(&scratch, &["--stop-delay", "60"]);
     init.signal(SIGTERM);
     assert!(eventually(Duration::from_secs(2), || json_string(&init.status_json(), "state").as_deref() == Some("draining")));
     let second = Instant::now();
@@ -47,7 +38,7 @@ fn the_pre_stop_hook_ends_before_the_program_gets_the_signal() {
     let scratch = Scratch::new("drain-hook");
     let got = scratch.path("got").display().to_string();
     let hook = scratch.script("pre-stop.sh", &format!("echo pre-stop-$1 >> {got}\nsleep 1\necho pre-stop-done >> {got}"));
-    let mut init = recorder(&scratch, &["--pre-stop", hook.as_str()]);
+    let mut init = running_recorder(&scratch, &["--pre-stop", hook.as_str()]);
     init.signal(SIGTERM);
     assert_eq!(init.wait_exit(Duration::from_secs(10)), Some(0), "{}", init.stderr());
     let lines = scratch.lines("got");
@@ -58,7 +49,7 @@ fn the_pre_stop_hook_ends_before_the_program_gets_the_signal() {
 #[test]
 fn drinitctl_stop_drains_too() {
     let scratch = Scratch::new("drain-ctl");
-    let init = recorder(&scratch, &["--stop-delay", "2"]);
+    let init = running_recorder(&scratch, &["--stop-delay", "2"]);
     let started = Instant::now();
     let mut stop = init.in_namespace().arg(drinit()).args(["ctl", "stop"]).stdout(Stdio::null()).spawn().unwrap();
     assert!(eventually(Duration::from_secs(2), || json_string(&init.status_json(), "state").as_deref() == Some("draining")));

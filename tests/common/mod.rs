@@ -300,6 +300,16 @@ impl Drop for Init {
     }
 }
 
+/// drinit as PID 1 over the signal recorder (file `got`), once the recorder runs.
+pub fn running_recorder(scratch: &Scratch, extra: &[&str]) -> Init {
+    let program = scratch.recorder("got", true);
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend(["--", program.as_str()]);
+    let init = Init::start(&args);
+    assert!(eventually(Duration::from_secs(5), || scratch.read("got").contains("ready")));
+    init
+}
+
 /// Runs drinit as PID 1 to completion and returns (exit code, stderr).
 pub fn run_to_end(args: &[&str]) -> (i32, String) {
     let mut init = Init::start(args);
