@@ -4,10 +4,12 @@
 use crate::args::{self, Config, OnUnhealthy, Parsed};
 use crate::child::{self, Command, Role, SpawnError};
 use crate::ctl::{self, Server, SocketName};
+use crate::death::Death;
 use crate::exit;
 use crate::health::{BecameUnhealthy, Health};
 use crate::hooks::Hooks;
 use crate::log;
+use crate::notify::Notify;
 use crate::proto::{self, Outcome, Reply, Request, State, Verb};
 use crate::reap;
 use crate::sig::Signal;
@@ -72,6 +74,12 @@ struct Init {
     hooks: Hooks,
     health: Health,
     waiters: [Option<Waiter>; WAITER_SLOTS],
+    /// sd_notify: the program's NOTIFY_SOCKET (--notify) and the engine's.
+    notify: Notify,
+    /// Why the program died: the cgroup's OOM-kill counter.
+    death: Death,
+    /// Socket activation: fds 3… that the program gets (LISTEN_PID named drinit).
+    listen_fds: u32,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -178,6 +186,7 @@ impl Init {
         } else {
             log::info().text(b"control socket @").text(name.as_bytes()).emit();
         }
+        let notify = Notify::open(config.notify, name.as_bytes()).map_err(|e| startup_failure(b"cannot open the notify socket", e))?;
         let mut init = Init {
             health: Health::new(config.health),
             config,
@@ -192,6 +201,9 @@ impl Init {
             program: Supervisor::new(),
             hooks: Hooks::new(),
             waiters: [None; WAITER_SLOTS],
+            notify,
+            death: Death::find(),
+            listen_fds: child::listen_fds(own_pid),
         };
         match init.spawn_program() {
             Ok(()) => Ok(init),
@@ -206,7 +218,8 @@ impl Init {
     fn run(mut self) -> ! {
         loop {
             self.arm_timer();
-            let (signals, requests, timer, probe) = match self.wait() {
+            self.tell_engine_when_ready();
+            let (signals, requests, timer, probe, notified) = match self.wait() {
                 Some(ready) => ready,
                 None => continue,
             };
@@ -224,23 +237,28 @@ impl Init {
                 let result = self.health.on_socket_ready(sys::now());
                 self.on_probe_result(result);
             }
+            if notified {
+                self.notify.on_readable(in_program_tree);
+            }
         }
     }
 
     /// Blocks in one poll until something is ready; which of (signals, requests, timer,
-    /// probe socket) are.
-    fn wait(&self) -> Option<(bool, bool, bool, bool)> {
-        let mut set = PollSet::<4>::new(&self.signals);
+    /// probe socket, notify socket) are.
+    fn wait(&self) -> Option<(bool, bool, bool, bool, bool)> {
+        let mut set = PollSet::<5>::new(&self.signals);
         let requests = set.add(self.control.fd(), PollFlags::IN);
         let timer = set.add(&self.timer, PollFlags::IN);
         let probe = self.health.socket().map(|(fd, events)| set.add(fd, events));
+        let notify = self.notify.socket().map(|fd| set.add(fd, PollFlags::IN));
         if let Err(e) = set.wait() {
             if e != sys::Errno::INTR {
                 log::error().text(b"poll failed").errno(e).emit();
             }
             return None;
         }
-        Some((set.ready(0), set.ready(requests), set.ready(timer), probe.is_some_and(|i| set.ready(i))))
+        let ready = |index: Option<usize>| index.is_some_and(|i| set.ready(i));
+        Some((set.ready(0), set.ready(requests), set.ready(timer), ready(probe), ready(notify)))
     }
 
     fn arm_timer(&mut self) {
@@ -311,7 +329,8 @@ impl Init {
     fn on_request(&mut self, request: Request, from: UnixAddr) {
         let (outcome, awaiting) = match request.verb {
             Verb::Status => (Outcome::Done, None),
-            Verb::Health | Verb::Ready => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Health => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Ready => (if self.is_ready() { Outcome::Done } else { Outcome::Failed }, None),
             Verb::Signal => {
                 // Bypasses traps and rewrites: the operator named the signal.
                 let signal = Signal::from_number(request.arg).unwrap_or(Signal::TERM);
@@ -365,6 +384,7 @@ impl Init {
             ExitStatus::Signaled(signal) => line.text(b" killed by signal ").num(signal as i64).emit(),
         }
         self.health.program_stopped();
+        self.death.program_exited(self.program.pid, status);
         let was_stopping = self.program.state == State::Stopping;
         let after = self.program.exited(status, sys::now(), &self.config);
         if was_stopping {
@@ -423,6 +443,7 @@ impl Init {
                     log::info().text(b"stop signal with no program running: exiting").emit();
                     self.finish(exit::SIGNAL_BASE + received.number());
                 }
+                self.notify.tell_engine_stopping();
                 if let Some(signal) = deliver {
                     self.program.shutting_down = true;
                     self.deliver(signal);
@@ -471,6 +492,9 @@ impl Init {
 
     /// Sends the stop signal and arms the SIGKILL deadline (`--grace`, or 10 s).
     fn stop_program(&mut self, then: ThenStart) -> Outcome {
+        if self.program.shutting_down {
+            self.notify.tell_engine_stopping();
+        }
         let timeout = self.stop_timeout_secs();
         self.program.stopping(sys::now(), timeout, KillScope::Group, then);
         self.deliver(self.config.stop_signal);
@@ -528,13 +552,17 @@ impl Init {
     }
 
     fn spawn_program(&mut self) -> Result<(), SpawnError> {
-        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: &[], role: Role::Program };
+        let env = self.notify.program_variable();
+        let role = Role::Program { listen_fds: self.listen_fds };
+        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: env.as_slice(), role };
         let now = sys::now();
         match child::spawn(&command, &self.original_mask) {
             Ok(pid) => {
                 log::info().text(b"started ").text(self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes())).text(b" as pid ").num(pid as i64).emit();
                 self.program.started(pid, now);
                 self.health.program_started(now);
+                self.notify.program_started();
+                self.death.program_started();
                 self.answer_waiters(Awaiting::Running, Outcome::Done);
                 Ok(())
             }
@@ -592,6 +620,18 @@ impl Init {
         self.program.state == State::Running && self.health.passing(sys::now())
     }
 
+    /// Ready to serve (SPEC §8): `status.ready` and `drinitctl ready` both answer this.
+    fn is_ready(&self) -> bool {
+        self.is_healthy() && self.health.ready(self.notify.program_ready())
+    }
+
+    /// Up: the engine (podman, systemd) hears READY=1 when the program first is ready.
+    fn tell_engine_when_ready(&mut self) {
+        if self.notify.engine_waits() && self.is_ready() {
+            self.notify.tell_engine_ready();
+        }
+    }
+
     fn add_waiter(&mut self, to: UnixAddr, request: Request, awaiting: Awaiting) -> Outcome {
         match self.waiters.iter_mut().find(|w| w.is_none()) {
             Some(slot) => {
@@ -629,24 +669,27 @@ impl Init {
             last_status: exit::wire_status(self.program.last_status),
             health: self.health.verdict,
             consecutive_failures: self.health.consecutive_failures,
-            rejected_requests: self.control.rejected,
+            rejected_requests: self.control.rejected.saturating_add(self.notify.rejected),
             stop_timeout_secs: self.stop_timeout_secs(),
             next_restart_ms: self.program.restart_at.map_or(0, |at| at.saturating_sub(now).min(u32::MAX as u64) as u32),
             last_probe_age_secs: self.health.last_result.map_or(u32::MAX, |(at, _)| (now.saturating_sub(at) / 1000) as u32),
             last_probe_ok: self.health.last_result.is_some_and(|(_, ok)| ok),
             health_retries: self.config.health.retries,
-            ready: self.is_healthy(),
-            exit_reason: match self.program.last_status {
-                None => proto::ExitReason::None,
-                Some(ExitStatus::Exited(_)) => proto::ExitReason::Exit,
-                Some(ExitStatus::Signaled(_)) => proto::ExitReason::Signal,
-            },
-            oom_kills: 0,
+            ready: self.is_ready(),
+            exit_reason: self.death.reason(self.program.last_status),
+            oom_kills: self.death.oom_kills,
             own_uid: sys::geteuid(),
             dropped_log_lines: 0,
-            notify_status: proto::NotifyStatus::EMPTY,
+            notify_status: self.notify.status(),
         }
     }
+}
+
+/// Whether `pid` (as the kernel vouches for it; 0: outside our PID namespace) belongs to
+/// the program's tree: sd_notify datagrams from anyone else are dropped.
+fn in_program_tree(pid: i32) -> bool {
+    // TODO(lead): tree membership
+    pid != 0
 }
 
 fn startup_failure(what: &[u8], e: sys::Errno) -> i32 {

@@ -12,17 +12,20 @@ mod args;
 mod child;
 mod ctl;
 mod ctl_client;
+mod death;
 mod exit;
 mod health;
 mod hooks;
 mod init;
 mod log;
+mod notify;
 mod proto;
 mod reap;
 mod sig;
 mod supervise;
 mod sweep;
 mod sys;
+mod text;
 
 /// The C runtime's entry point: dispatch on the name we were called by.
 #[cfg(not(test))]
