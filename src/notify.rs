@@ -23,6 +23,7 @@ const MAX_DATAGRAM: usize = 4096;
 const PER_WAKEUP: usize = 64;
 
 /// What the program has told drinit since it started.
+#[derive(Clone, Copy)]
 struct Said {
     ready: bool,
     stopping: bool,
@@ -32,27 +33,33 @@ struct Said {
 const NOTHING: Said = Said { ready: false, stopping: false, status: NotifyStatus::EMPTY };
 
 impl Said {
-    /// One sd_notify datagram: newline-separated assignments. `READY=1`, `STOPPING=1` and
-    /// `STATUS=…` count, other assignments are ignored; an empty datagram or one with a NUL
-    /// byte is garbage (false), as systemd has it.
+    /// One sd_notify datagram: newline-separated `NAME=value` assignments. `READY=1`,
+    /// `STOPPING=1` and `STATUS=…` count, other assignments are ignored. A datagram that is
+    /// empty, has a NUL byte (as systemd has it) or a line that is no assignment is garbage:
+    /// false, and none of it counts.
     fn hear(&mut self, datagram: &[u8]) -> bool {
         if datagram.is_empty() || Fields(datagram).next(0).len() < datagram.len() {
             return false;
         }
+        let mut said = *self;
         let mut lines = Fields(datagram);
         while !lines.is_empty() {
             let line = lines.next(b'\n');
-            self.ready |= line == b"READY=1";
-            self.stopping |= line == b"STOPPING=1";
+            if !line.is_empty() && Fields(line).next(b'=').len() == line.len() {
+                return false;
+            }
+            said.ready |= line == b"READY=1";
+            said.stopping |= line == b"STOPPING=1";
             if let Some(text) = line.strip_prefix(b"STATUS=") {
-                self.status = NotifyStatus::EMPTY;
-                for (dst, &c) in self.status.text.iter_mut().zip(text) {
+                said.status = NotifyStatus::EMPTY;
+                for (dst, &c) in said.status.text.iter_mut().zip(text) {
                     // Shown on operators' terminals: no control characters.
                     *dst = if c < b' ' || c == 0x7f { b'?' } else { c };
-                    self.status.len += 1;
+                    said.status.len += 1;
                 }
             }
         }
+        *self = said;
         true
     }
 }
@@ -227,10 +234,15 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_refused() {
+    fn garbage_is_refused_whole() {
         assert!(hear(b"").is_none());
         assert!(hear(b"READY=1\0").is_none());
         assert!(hear(b"\0\0\0").is_none());
+        assert!(hear(b"\xff\xfe\x80").is_none());
+        let mut said = NOTHING;
+        assert!(!said.hear(b"READY=1\nSTATUS=x\nnot an assignment"));
+        assert!(!said.ready && said.status.len == 0, "nothing of a garbage datagram counts");
+        assert!(hear(b"READY=1\n\n").unwrap().ready, "empty lines are fine");
     }
 
     #[test]

@@ -651,6 +651,7 @@ s_host_network
 s_auth
 s_example_minimal
 s_example_healthcheck
+source "$HERE/oom.sh"
 s_docker_init
 echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
 echo "$PASSED passed, $FAILED failed"
