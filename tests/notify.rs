@@ -27,7 +27,8 @@ fn raw_status_helper() {
         _ => proto::Verb::Status,
     };
     let name = std::env::var("DRINIT_SOCKET").unwrap();
-    let me = format!("drinit-test-raw-{}", std::process::id());
+    // Pids repeat across the tests' PID namespaces, socket names (one network namespace) must not.
+    let me = format!("{name}-raw-{}", std::process::id());
     let socket = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(me.as_bytes()).unwrap()).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let frame = proto::encode_request(&proto::Request { verb, arg: 0, seq: 7 });
