@@ -283,6 +283,8 @@ fn hostile_notify_datagrams_are_counted_and_harmless() {
     let program = notifying_program(&scratch);
     let init = Init::start(&["--notify", "--", &program]);
     assert!(eventually(Duration::from_secs(5), || scratch.read("env").contains("NOTIFY_SOCKET=")));
+    // An answer comes from the event loop, so the start (and its exec-status pipe) is over.
+    assert_eq!(status_field(&init, "state"), "running");
     let fds = init.open_fds();
     let tmp = scratch.path("tmp");
     std::fs::write(&tmp, "GARBAGE").unwrap();
