@@ -443,8 +443,8 @@ impl Init {
                     log::info().text(b"stop signal with no program running: exiting").emit();
                     self.finish(exit::SIGNAL_BASE + received.number());
                 }
-                self.notify.tell_engine_stopping();
                 if let Some(signal) = deliver {
+                    self.notify.tell_engine_stopping();
                     self.program.shutting_down = true;
                     self.deliver(signal);
                     if self.config.grace_secs > 0 {
