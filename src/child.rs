@@ -12,15 +12,17 @@ use core::ffi::{c_char, CStr};
 pub enum Role {
     /// The supervised program: its own process group, in the foreground of the terminal
     /// when stdin is one (it stays in drinit's session so the terminal keeps working),
-    /// otherwise its own session.
-    Program,
+    /// otherwise its own session. `listen_fds`: fds 3… passed by socket activation, which
+    /// it gets with `LISTEN_PID` set to its own pid (0: none).
+    Program { listen_fds: u32 },
     /// A hook or probe: its own session, so a timeout can kill its whole group.
     Helper,
 }
 
 pub struct Command<'a> {
     pub argv: *const *const c_char,
-    /// `NAME=value` strings added to (and replacing) drinit's environment; helpers only.
+    /// `NAME=value` strings added to (and replacing) drinit's environment; a bare `NAME`
+    /// only removes the variable.
     pub extra_env: &'a [&'a CStr],
     pub role: Role,
 }
@@ -38,20 +40,35 @@ const ENV_SLOTS: usize = 1024;
 
 /// Starts `command` and returns its pid once the exec has succeeded.
 pub fn spawn(command: &Command, original_mask: &SigMask) -> Result<i32, SpawnError> {
-    let mut envp = [core::ptr::null::<c_char>(); ENV_SLOTS];
-    let envp = if command.extra_env.is_empty() {
-        sys::environment()
-    } else {
-        fill_environment(&mut envp, command.extra_env);
-        envp.as_ptr()
+    let listen_fds = match command.role {
+        Role::Program { listen_fds } => listen_fds,
+        Role::Helper => 0,
     };
+    let copy = !command.extra_env.is_empty() || listen_fds > 0;
+    let mut envp = [core::ptr::null::<c_char>(); ENV_SLOTS];
+    let listen_pid = if copy { fill_environment(&mut envp, command.extra_env) } else { None };
     let file = first_arg(command.argv);
     let (exec_status_read, exec_status_write) = sys::pipe_cloexec().map_err(SpawnError::Resources)?;
     match sys::fork().map_err(SpawnError::Resources)? {
         Forked::Child => {
             drop(exec_status_read);
+            let mut pid_variable = [0u8; 40];
+            if listen_fds > 0 {
+                // Only the child knows its pid. Async-signal-safe: a raw getpid, digits
+                // into a buffer that exists already.
+                if let Some(slot) = listen_pid.and_then(|at| envp.get_mut(at)) {
+                    *slot = number_variable(&mut pid_variable, b"LISTEN_PID", sys::getpid() as i64).as_ptr();
+                }
+                // Stops at the first fd that is not open: the range ends there anyway.
+                // (At most 999,999,999 of them: parse_small_number's limit.)
+                for fd in 3..3 + listen_fds as i32 {
+                    if sys::keep_open_on_exec(fd).is_err() {
+                        break;
+                    }
+                }
+            }
             prepare_child(command.role, original_mask);
-            let errno = sys::exec(file, command.argv, envp);
+            let errno = sys::exec(file, command.argv, if copy { envp.as_ptr() } else { sys::environment() });
             // Best effort: if this write fails the parent sees EOF and the exit code says 126/127.
             let _ = sys::write(&exec_status_write, &errno.0.to_ne_bytes());
             sys::exit_now(crate::exit::for_exec_failure(errno))
@@ -88,12 +105,12 @@ fn prepare_child(role: Role, original_mask: &SigMask) {
     // Failures here are not fatal: the program runs, merely without its own group or
     // the terminal's foreground, which is what other inits do in the same case.
     match role {
-        Role::Program if sys::stdin_is_tty() => {
+        Role::Program { .. } if sys::stdin_is_tty() => {
             let _ = sys::setpgid_self();
             // SIGTTOU is still blocked (inherited mask), so this cannot stop us.
             let _ = sys::take_terminal_foreground();
         }
-        Role::Program | Role::Helper => {
+        Role::Program { .. } | Role::Helper => {
             let _ = sys::setsid();
         }
     }
@@ -101,28 +118,45 @@ fn prepare_child(role: Role, original_mask: &SigMask) {
     let _ = sys::set_signal_mask(original_mask);
 }
 
-/// Copies `extra` and then drinit's environment (minus variables `extra` replaces) into
-/// `envp`, leaving a NULL at the end. Entries that do not fit are left out.
-fn fill_environment(envp: &mut [*const c_char; ENV_SLOTS], extra: &[&CStr]) {
+/// Copies `extra` and then drinit's environment (minus the variables `extra` names) into
+/// `envp`, leaving a NULL at the end; returns the slot of drinit's `LISTEN_PID`. Entries
+/// that do not fit are left out.
+fn fill_environment(envp: &mut [*const c_char; ENV_SLOTS], extra: &[&CStr]) -> Option<usize> {
     let mut used = 0;
-    let mut push = |entry: *const c_char| {
-        // The last slot is never written: it is the terminating NULL.
-        if used + 1 < ENV_SLOTS {
-            if let Some(slot) = envp.get_mut(used) {
-                *slot = entry;
-                used += 1;
-            }
-        }
-    };
+    let mut listen_pid = None;
     for var in extra {
-        push(var.as_ptr());
+        push(envp, &mut used, var);
     }
     sys::for_each_environment_entry(|entry| {
-        let replaced = extra.iter().any(|var| same_variable(var.to_bytes(), entry.to_bytes()));
-        if !replaced {
-            push(entry.as_ptr());
+        if !extra.iter().any(|var| same_variable(var.to_bytes(), entry.to_bytes())) {
+            if same_variable(b"LISTEN_PID=", entry.to_bytes()) {
+                listen_pid = Some(used);
+            }
+            push(envp, &mut used, entry);
         }
     });
+    listen_pid
+}
+
+/// Appends `entry` to `envp` unless full; the last slot is never written: it is the
+/// terminating NULL. A bare `NAME` (no `=`) only removes NAME.
+fn push(envp: &mut [*const c_char; ENV_SLOTS], used: &mut usize, entry: &CStr) {
+    if *used + 1 < ENV_SLOTS && entry.to_bytes().contains(&b'=') {
+        if let Some(slot) = envp.get_mut(*used) {
+            *slot = entry.as_ptr();
+            *used += 1;
+        }
+    }
+}
+
+/// Socket activation (SPEC §2): how many fds from 3 on were passed to drinit itself
+/// (`LISTEN_PID` is `own_pid`). When it names another process, they are not ours: 0.
+pub fn listen_fds(own_pid: i32) -> u32 {
+    let number = |name| sys::getenv(name).and_then(|v| crate::sig::parse_small_number(v.to_bytes()));
+    match (number(c"LISTEN_PID"), number(c"LISTEN_FDS")) {
+        (Some(pid), Some(fds)) if pid == own_pid => fds as u32,
+        _ => 0,
+    }
 }
 
 /// Whether two `NAME=value` strings name the same variable.
@@ -158,6 +192,27 @@ mod tests {
     fn number_variables_are_nul_terminated() {
         let mut buf = [0xffu8; 40];
         assert_eq!(number_variable(&mut buf, b"DRINIT_PID", 4242).to_bytes(), b"DRINIT_PID=4242");
+    }
+
+    #[test]
+    fn the_environment_replaces_removes_and_finds_listen_pid() {
+        // Only this test touches these variables.
+        std::env::set_var("NOTIFY_SOCKET", "/run/inherited");
+        std::env::set_var("LISTEN_PID", "1");
+        std::env::set_var("DRINIT_TEST_ENV_A", "old");
+        let mut envp = [core::ptr::null::<c_char>(); ENV_SLOTS];
+        let listen_pid = fill_environment(&mut envp, &[c"DRINIT_TEST_ENV_A=new", c"NOTIFY_SOCKET"]);
+        let entries: Vec<String> = envp
+            .iter()
+            .take_while(|p| !p.is_null())
+            // SAFETY: fill_environment stores pointers to live NUL-terminated strings.
+            .map(|&p| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(entries[0], "DRINIT_TEST_ENV_A=new");
+        assert!(!entries.iter().any(|e| e.starts_with("NOTIFY_SOCKET")), "a bare name removes the variable");
+        assert!(!entries.iter().any(|e| e == "DRINIT_TEST_ENV_A=old"));
+        assert_eq!(entries[listen_pid.unwrap()], "LISTEN_PID=1");
+        assert!(envp[entries.len()].is_null());
     }
 
     #[test]

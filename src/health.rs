@@ -81,6 +81,14 @@ impl Health {
         }
     }
 
+    /// Readiness (SPEC §8) of a program that runs and is not unhealthy: the program's own
+    /// word when it gives one (`notified`, with `--notify`), else a probe that passed since
+    /// it started (the verdict stays healthy until the probe fails `retries` times), else
+    /// nothing more.
+    pub fn ready(&self, notified: Option<bool>) -> bool {
+        notified.unwrap_or(!self.enabled() || self.verdict == proto::Health::Healthy)
+    }
+
     /// The program is gone: no probing until it runs again.
     pub fn program_stopped(&mut self) {
         self.cancel();
@@ -330,6 +338,23 @@ mod tests {
         assert_eq!(h.record(false, 1000), None);
         assert_eq!(h.verdict, proto::Health::Starting);
         assert_eq!(h.record(false, 6000), Some(BecameUnhealthy));
+    }
+
+    #[test]
+    fn ready_after_a_passed_probe_or_the_programs_word() {
+        let mut h = health(2, 0);
+        h.program_started(0);
+        assert!(!h.ready(None), "no probe has passed yet");
+        assert!(h.ready(Some(true)), "--notify: the program's READY=1 decides");
+        h.record(true, 1000);
+        assert!(h.ready(None));
+        assert!(!h.ready(Some(false)));
+        h.record(false, 2000);
+        assert!(h.ready(None), "one failure of two allowed: still ready");
+        h.program_started(3000);
+        assert!(!h.ready(None), "a new program waits for its own probe");
+        let none = Health::new(HealthConfig { probe: Probe::None, ..health(1, 0).config });
+        assert!(none.ready(None), "without a probe: ready once started");
     }
 
     #[test]

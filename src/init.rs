@@ -4,10 +4,12 @@
 use crate::args::{self, Config, OnUnhealthy, Parsed};
 use crate::child::{self, Command, Role, SpawnError};
 use crate::ctl::{self, Server, SocketName};
+use crate::death::Death;
 use crate::exit;
 use crate::health::{BecameUnhealthy, Health};
 use crate::hooks::Hooks;
 use crate::log;
+use crate::notify::Notify;
 use crate::proto::{self, Outcome, Reply, Request, State, Verb};
 use crate::reap;
 use crate::sig::Signal;
@@ -57,6 +59,12 @@ pub(crate) struct Init {
     pub(crate) hooks: Hooks,
     pub(crate) health: Health,
     pub(crate) waiters: Waiters,
+    /// sd_notify: the program's NOTIFY_SOCKET (--notify) and the engine's.
+    pub(crate) notify: Notify,
+    /// Why the program died: the cgroup's OOM-kill counter.
+    death: Death,
+    /// Socket activation: fds 3… that the program gets (LISTEN_PID named drinit).
+    listen_fds: u32,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -173,6 +181,7 @@ impl Init {
         } else {
             log::info().text(b"control socket @").text(name.as_bytes()).emit();
         }
+        let notify = Notify::open(config.notify, name.as_bytes()).map_err(|e| startup_failure(b"cannot open the notify socket", e))?;
         let mut init = Init {
             health: Health::new(config.health),
             config,
@@ -188,6 +197,9 @@ impl Init {
             tree: Tree::new(own_pid),
             hooks: Hooks::new(),
             waiters: Waiters::new(),
+            notify,
+            death: Death::find(),
+            listen_fds: child::listen_fds(own_pid),
         };
         match init.spawn_program() {
             Ok(()) => Ok(init),
@@ -202,7 +214,8 @@ impl Init {
     fn run(mut self) -> ! {
         loop {
             self.arm_timer();
-            let (signals, requests, timer, probe) = match self.wait() {
+            self.tell_engine_when_ready();
+            let (signals, requests, timer, probe, notified) = match self.wait() {
                 Some(ready) => ready,
                 None => continue,
             };
@@ -220,23 +233,30 @@ impl Init {
                 let result = self.health.on_socket_ready(sys::now());
                 self.on_probe_result(result);
             }
+            if notified {
+                let helpers = self.helpers();
+                let tree = &self.tree;
+                self.notify.on_readable(|pid| tree.contains(pid, &helpers));
+            }
         }
     }
 
     /// Blocks in one poll until something is ready; which of (signals, requests, timer,
-    /// probe socket) are.
-    fn wait(&self) -> Option<(bool, bool, bool, bool)> {
-        let mut set = PollSet::<4>::new(&self.signals);
+    /// probe socket, notify socket) are.
+    fn wait(&self) -> Option<(bool, bool, bool, bool, bool)> {
+        let mut set = PollSet::<5>::new(&self.signals);
         let requests = set.add(self.control.fd(), PollFlags::IN);
         let timer = set.add(&self.timer, PollFlags::IN);
         let probe = self.health.socket().map(|(fd, events)| set.add(fd, events));
+        let notify = self.notify.socket().map(|fd| set.add(fd, PollFlags::IN));
         if let Err(e) = set.wait() {
             if e != sys::Errno::INTR {
                 log::error().text(b"poll failed").errno(e).emit();
             }
             return None;
         }
-        Some((set.ready(0), set.ready(requests), set.ready(timer), probe.is_some_and(|i| set.ready(i))))
+        let ready = |index: Option<usize>| index.is_some_and(|i| set.ready(i));
+        Some((set.ready(0), set.ready(requests), set.ready(timer), ready(probe), ready(notify)))
     }
 
     fn arm_timer(&mut self) {
@@ -312,7 +332,8 @@ impl Init {
     fn on_request(&mut self, request: Request, from: UnixAddr) {
         let (outcome, awaiting) = match request.verb {
             Verb::Status => (Outcome::Done, None),
-            Verb::Health | Verb::Ready => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Health => (if self.is_healthy() { Outcome::Done } else { Outcome::Failed }, None),
+            Verb::Ready => (if self.is_ready() { Outcome::Done } else { Outcome::Failed }, None),
             Verb::Signal => {
                 // Bypasses traps and rewrites: the operator named the signal.
                 let signal = Signal::from_number(request.arg).unwrap_or(Signal::TERM);
@@ -366,6 +387,7 @@ impl Init {
             ExitStatus::Signaled(signal) => line.text(b" killed by signal ").num(signal as i64).emit(),
         }
         self.health.program_stopped();
+        self.death.program_exited(self.program.pid, status);
         let after = self.program.exited(status, sys::now(), &self.config);
         // What follows waits for the rest of the tree (`on_reaped`, after this reap batch).
         self.program.leftovers = Some(after);
@@ -455,13 +477,17 @@ impl Init {
     }
 
     fn spawn_program(&mut self) -> Result<(), SpawnError> {
-        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: &[], role: Role::Program };
+        let env = self.notify.program_variable();
+        let role = Role::Program { listen_fds: self.listen_fds };
+        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: env.as_slice(), role };
         let now = sys::now();
         match child::spawn(&command, &self.original_mask) {
             Ok(pid) => {
                 log::info().text(b"started ").text(self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes())).text(b" as pid ").num(pid as i64).emit();
                 self.program.started(pid, now);
                 self.health.program_started(now);
+                self.notify.program_started();
+                self.death.program_started();
                 self.answer_waiters(Awaiting::Running, Outcome::Done, None);
                 Ok(())
             }
@@ -533,6 +559,18 @@ impl Init {
         self.waiters.settle(settled, |w| control.reply(&w.to, &Reply { verb: w.verb, outcome, seq: w.seq, superseded_by, status }));
     }
 
+    /// Ready to serve (SPEC §8): `status.ready` and `drinitctl ready` both answer this.
+    fn is_ready(&self) -> bool {
+        self.is_healthy() && self.health.ready(self.notify.program_ready())
+    }
+
+    /// Up: the engine (podman, systemd) hears READY=1 when the program first is ready.
+    fn tell_engine_when_ready(&mut self) {
+        if self.notify.engine_waits() && self.is_ready() {
+            self.notify.tell_engine_ready();
+        }
+    }
+
     fn reply(&self, to: &UnixAddr, verb: Verb, seq: u32, outcome: Outcome, superseded_by: Option<Verb>) {
         self.control.reply(to, &Reply { verb, outcome, seq, superseded_by, status: self.status() });
     }
@@ -548,22 +586,18 @@ impl Init {
             last_status: exit::wire_status(self.program.last_status),
             health: self.verdict(),
             consecutive_failures: self.health.consecutive_failures,
-            rejected_requests: self.control.rejected,
+            rejected_requests: self.control.rejected.saturating_add(self.notify.rejected),
             stop_timeout_secs: self.whole_stop_secs(),
             next_restart_ms: self.program.restart_at.map_or(0, |at| at.saturating_sub(now).min(u32::MAX as u64) as u32),
             last_probe_age_secs: self.health.last_result.map_or(u32::MAX, |(at, _)| (now.saturating_sub(at) / 1000) as u32),
             last_probe_ok: self.health.last_result.is_some_and(|(_, ok)| ok),
             health_retries: self.config.health.retries,
-            ready: self.is_healthy(),
-            exit_reason: match self.program.last_status {
-                None => proto::ExitReason::None,
-                Some(ExitStatus::Exited(_)) => proto::ExitReason::Exit,
-                Some(ExitStatus::Signaled(_)) => proto::ExitReason::Signal,
-            },
-            oom_kills: 0,
+            ready: self.is_ready(),
+            exit_reason: self.death.reason(self.program.last_status),
+            oom_kills: self.death.oom_kills,
             own_uid: sys::geteuid(),
             dropped_log_lines: log::dropped_lines(),
-            notify_status: proto::NotifyStatus::EMPTY,
+            notify_status: self.notify.status(),
         }
     }
 }

@@ -12,11 +12,13 @@ mod args;
 mod child;
 mod ctl;
 mod ctl_client;
+mod death;
 mod exit;
 mod health;
 mod hooks;
 mod init;
 mod log;
+mod notify;
 mod proto;
 mod reap;
 mod sig;
@@ -25,6 +27,7 @@ mod supervise;
 mod sys;
 mod tree;
 mod waiters;
+mod text;
 
 /// The C runtime's entry point: dispatch on the name we were called by.
 #[cfg(not(test))]

@@ -108,6 +108,10 @@ impl Init {
 
     /// The stop signal (and SIGCONT) now; SIGKILL after `kill_after` seconds.
     pub(crate) fn stop_program(&mut self, then: ThenStart, deliver: Option<Signal>, kill_after: Option<u32>) -> Outcome {
+        if self.program.shutting_down && deliver.is_some() {
+            // Up: drinit's own end begins (a stop that drinit outlives is no unit going down).
+            self.notify.tell_engine_stopping();
+        }
         self.program.stopping(sys::now(), kill_after, then);
         if let Some(signal) = deliver {
             self.deliver_stop(signal);

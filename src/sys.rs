@@ -192,8 +192,10 @@ pub fn write(fd: &Fd, buf: &[u8]) -> SysResult<usize> {
 /// A pipe whose ends close on exec: the exec-status channel between fork and exec.
 pub fn pipe_cloexec() -> SysResult<(Fd, Fd)> {
     let mut fds = [0 as c_int; 2];
+    // The raw syscall, as for open and signalfd: musl's wrappers carry fallbacks for kernels
+    // older than 2.6.27 (size budget).
     // SAFETY: pipe2 writes two ints into `fds`, which has room for exactly two.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    check(unsafe { libc::syscall(libc::SYS_pipe2, fds.as_mut_ptr(), libc::O_CLOEXEC) } as c_int)?;
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
@@ -322,6 +324,11 @@ pub enum Forked {
     Parent(i32),
 }
 
+/// fork(2) as the bare system call (clone with SIGCHLD: aarch64 has no fork syscall).
+/// musl's fork() adds bookkeeping for threads (atfork handlers, the thread-list lock, the
+/// tid cached for raise/pthread_*) that single-threaded drinit does not need, and pulls in
+/// ~1,900 bytes of locking and vDSO code with it (size budget). The child only makes raw
+/// system calls until exec (child.rs), none of which reads that cached tid.
 pub fn fork() -> SysResult<Forked> {
     // The raw clone(SIGCHLD) that fork is, not musl's fork(): that one brings atfork
     // handling, a lock and the vDSO clock (~1.2 KB) that a single-threaded drinit never needs.
@@ -435,8 +442,8 @@ pub fn reset_signal_dispositions() {
 }
 
 pub fn signalfd(mask: &SigMask) -> SysResult<Fd> {
-    // SAFETY: `mask` points to a valid sigset_t for the duration of the call.
-    let fd = check(unsafe { libc::signalfd(-1, &mask.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    // SAFETY: the kernel reads its 8-byte signal set from `mask`, a valid sigset_t (larger).
+    let fd = check(unsafe { libc::syscall(libc::SYS_signalfd4, -1, &mask.0, 8usize, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) } as c_int)?;
     Ok(Fd(fd))
 }
 
@@ -594,9 +601,7 @@ impl UnixAddr {
 /// room in drinit's queue (bounded by `set_send_timeout`).
 pub fn unix_dgram_socket(nonblocking: bool) -> SysResult<Fd> {
     let flags = if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
-    // SAFETY: socket takes three integers.
-    let fd = check(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | flags, 0) })?;
-    Ok(Fd(fd))
+    socket(libc::AF_UNIX, libc::SOCK_DGRAM | flags)
 }
 
 pub fn bind(fd: &Fd, addr: &UnixAddr) -> SysResult<()> {
@@ -757,8 +762,7 @@ pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Anci
 // TCP for the health probe: a non-blocking IPv4 connect.
 
 pub fn tcp_connect_start(ip: [u8; 4], port: u16) -> SysResult<Fd> {
-    // SAFETY: socket takes three integers.
-    let fd = Fd(check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) })?);
+    let fd = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
     // SAFETY: sockaddr_in is plain data; all-zero is valid.
     let mut addr: libc::sockaddr_in = unsafe { zeroed() };
     addr.sin_family = libc::AF_INET as libc::sa_family_t;
@@ -808,7 +812,7 @@ pub fn same_file(a: &CStr, b: &CStr) -> bool {
 
 fn open(path: &CStr, flags: c_int) -> SysResult<Fd> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    let fd = check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    let fd = check(unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags | libc::O_CLOEXEC, 0) } as c_int)?;
     Ok(Fd(fd))
 }
 
@@ -908,9 +912,11 @@ impl Args {
     }
 }
 
+/// Ends drinit at once on what cannot happen (a negative fd, a debug build's panic), with
+/// SIGABRT's exit status. Not libc's abort(): its locks and raise() cost ~400 bytes, and
+/// PID 1 ignores its own SIGABRT anyway.
 pub fn abort() -> ! {
-    // SAFETY: abort never returns.
-    unsafe { libc::abort() }
+    exit_now(134)
 }
 
 /// The rest of a C string from byte `from` on (clamped to its end), still NUL-terminated.
@@ -1083,4 +1089,41 @@ mod tests {
             let _ = parse(&random);
         }
     }
+}
+// ---------------------------------------------------------------------------------------
+// sd_notify and socket activation (notify.rs, child.rs)
+
+impl UnixAddr {
+    /// The address a `NOTIFY_SOCKET` value names: `@name` (abstract) or `/path`.
+    pub fn notify_socket(value: &[u8]) -> Option<UnixAddr> {
+        let mut addr = UnixAddr::empty();
+        if !matches!(value.first(), Some(b'@' | b'/')) || value.len() >= addr.addr.sun_path.len() {
+            return None;
+        }
+        addr.addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in addr.addr.sun_path.iter_mut().zip(value) {
+            *dst = *src as c_char;
+        }
+        // '@' stands for the NUL that makes a name abstract; a path's NUL need not be counted.
+        if let (Some(b'@'), Some(first)) = (value.first(), addr.addr.sun_path.first_mut()) {
+            *first = 0;
+        }
+        addr.len = (size_of::<libc::sa_family_t>() + value.len()) as libc::socklen_t;
+        Some(addr)
+    }
+}
+
+/// A close-on-exec socket (`kind` carries SOCK_NONBLOCK where wanted). The raw syscall: musl's socket() carries a
+/// fallback for kernels older than 2.6.27 (size budget).
+fn socket(domain: c_int, kind: c_int) -> SysResult<Fd> {
+    // SAFETY: socket takes three integers.
+    let fd = unsafe { libc::syscall(libc::SYS_socket, domain, kind | libc::SOCK_CLOEXEC, 0) };
+    Ok(Fd(check(fd as c_int)?))
+}
+
+/// Clears FD_CLOEXEC on an inherited fd: socket activation hands fds 3… on to the program.
+pub fn keep_open_on_exec(fd: RawFd) -> SysResult<()> {
+    // The raw syscall: musl's fcntl wrapper is 341 bytes of cases drinit does not use.
+    // SAFETY: F_SETFD takes an int flag by value; no memory is passed.
+    check(unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFD, 0) } as c_int).map(|_| ())
 }
