@@ -219,6 +219,7 @@ impl OnCommandLine {
 }
 
 /// Parses the arguments after `argv[0]`; `env` looks up `DRINIT_*` and `TINI_*` variables.
+#[inline(never)] // once, at start-up (size budget)
 pub fn parse(args: Args, env: &dyn Fn(&CStr) -> Option<&'static CStr>) -> Result<Parsed> {
     let mut config = Config::defaults();
     apply_environment(&mut config, env)?;
@@ -558,17 +559,12 @@ fn signal(text: &'static [u8]) -> Result<Signal> {
 }
 
 fn boolean(text: &'static [u8]) -> Result<bool> {
-    for yes in [&b"1"[..], b"true", b"yes", b"on"] {
-        if eq_ignore_case(text, yes) {
-            return Ok(true);
-        }
+    // The four false spellings first, then the four true ones.
+    let words: [&[u8]; 8] = [b"0", b"false", b"no", b"off", b"1", b"true", b"yes", b"on"];
+    match words.iter().position(|word| eq_ignore_case(text, word)) {
+        Some(at) => Ok(at >= 4),
+        None => Err(usage("expected 1/0, true/false, yes/no or on/off", text)),
     }
-    for no in [&b"0"[..], b"false", b"no", b"off"] {
-        if eq_ignore_case(text, no) {
-            return Ok(false);
-        }
-    }
-    Err(usage("expected 1/0, true/false, yes/no or on/off", text))
 }
 
 /// Whole seconds, at most 999,999,999 (nine digits; more is an error, not a wrap).

@@ -172,6 +172,7 @@ fn signal_number(text: &'static CStr) -> Result<i32, (&'static [u8], &'static [u
 
 /// Sends the request and waits for its final answer: at most `--timeout` in all, or
 /// without one 10 s, and for a stop or restart under way its whole timeout plus 10 s.
+#[inline(never)] // size budget
 fn exchange(name: &[u8], verb: Verb, signal: i32, timeout_secs: Option<u32>) -> Result<Reply, ()> {
     let server = UnixAddr::abstract_name(name).ok_or(())?;
     let fd = client_socket().map_err(|e| {

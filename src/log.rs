@@ -81,7 +81,12 @@ impl Line {
     }
 
     pub fn errno(&mut self, e: sys::Errno) -> &mut Line {
-        self.text(b" (").text(e.name()).text(b")")
+        self.text(b" (");
+        match e.name() {
+            Some(name) => self.text(name),
+            None => self.text(b"errno ").num(e.0 as i64),
+        };
+        self.text(b")")
     }
 
     #[inline(never)]

@@ -22,35 +22,23 @@ impl Errno {
         Errno(e.raw_os_error())
     }
 
-    /// The symbolic name of the common errors, for one-line log messages.
-    pub fn name(self) -> &'static [u8] {
-        match self.0 {
+    /// The symbolic name of the errors drinit's messages meet most, for one-line log
+    /// messages; others are logged by number (a table of every errno costs size).
+    pub fn name(self) -> Option<&'static [u8]> {
+        Some(match self.0 {
             libc::EPERM => b"EPERM",
             libc::ENOENT => b"ENOENT",
-            libc::ESRCH => b"ESRCH",
-            libc::EINTR => b"EINTR",
-            libc::EIO => b"EIO",
-            libc::E2BIG => b"E2BIG",
-            libc::ENOEXEC => b"ENOEXEC",
-            libc::ECHILD => b"ECHILD",
             libc::EAGAIN => b"EAGAIN",
             libc::ENOMEM => b"ENOMEM",
             libc::EACCES => b"EACCES",
-            libc::ENOTDIR => b"ENOTDIR",
-            libc::EISDIR => b"EISDIR",
             libc::EINVAL => b"EINVAL",
-            libc::ENFILE => b"ENFILE",
             libc::EMFILE => b"EMFILE",
-            libc::ETXTBSY => b"ETXTBSY",
-            libc::EPIPE => b"EPIPE",
-            libc::ENAMETOOLONG => b"ENAMETOOLONG",
-            libc::ELOOP => b"ELOOP",
+            libc::ENOEXEC => b"ENOEXEC",
             libc::EADDRINUSE => b"EADDRINUSE",
             libc::ECONNREFUSED => b"ECONNREFUSED",
-            libc::ETIMEDOUT => b"ETIMEDOUT",
             libc::ENOSYS => b"ENOSYS",
-            _ => b"error",
-        }
+            _ => return None,
+        })
     }
 }
 
