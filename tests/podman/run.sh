@@ -341,7 +341,7 @@ s_kube() {
     t=$(( $(now_ms) - t0 ))
     local code
     code=$(exit_code "$c")
-    p logs "$c" 2>&1 | grep -q 'draining' || bad="$bad no 'draining' line from drinit in the logs;"
+    case $(p logs "$c" 2>&1) in *draining*) ;; *) bad="$bad no 'draining' line from drinit in the logs;" ;; esac
     [ $t -ge $((delay * 1000)) ] || bad="$bad the stop took ${t} ms, less than --stop-delay $delay s;"
     [ $t -lt $((tgps * 1000)) ] || bad="$bad the stop took ${t} ms, the whole grace period;"
     [ "$code" != 137 ] || bad="$bad the container was SIGKILLed (137);"
