@@ -30,9 +30,10 @@ pub fn has_item(list: &[u8], item: &[u8]) -> bool {
     false
 }
 
-/// `parts` one after the other in `buf`, NUL-terminated; cut to fit.
+/// `parts` one after the other in `buf`, NUL-terminated; cut to fit. Returns the length
+/// before the NUL.
 #[inline(never)]
-pub fn join(buf: &mut [u8], parts: &[&[u8]]) {
+pub fn join(buf: &mut [u8], parts: &[&[u8]]) -> usize {
     let mut len = 0;
     for &b in parts.iter().flat_map(|part| part.iter()) {
         if len + 1 < buf.len() {
@@ -45,6 +46,7 @@ pub fn join(buf: &mut [u8], parts: &[&[u8]]) {
     if let Some(end) = buf.get_mut(len) {
         *end = 0;
     }
+    len
 }
 
 #[cfg(test)]

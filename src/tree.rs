@@ -10,6 +10,7 @@
 use crate::log;
 use crate::sig::{parse_small_number, Signal};
 use crate::sys::{self, Errno};
+use crate::text::join;
 
 /// The longest parent chain followed; deeper trees do not exist on Linux in practice
 /// (and a chain that changes while it is read ends the walk, not drinit).
@@ -157,23 +158,6 @@ fn parse_stat(stat: &[u8]) -> Option<Stat> {
     Some(Stat { parent, started })
 }
 
-/// Concatenates `parts` into `out`, NUL-terminated; returns the length before the NUL.
-fn join(out: &mut [u8], parts: &[&[u8]]) -> usize {
-    let mut len = 0;
-    for &b in parts.iter().flat_map(|p| p.iter()) {
-        if len + 1 < out.len() {
-            if let Some(slot) = out.get_mut(len) {
-                *slot = b;
-                len += 1;
-            }
-        }
-    }
-    if let Some(slot) = out.get_mut(len) {
-        *slot = 0;
-    }
-    len
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,12 +177,5 @@ mod tests {
         let me = std::process::id() as i32;
         let parent = std::os::unix::process::parent_id() as i32;
         assert_eq!(stat_of(me).map(|s| s.parent), Some(parent));
-    }
-
-    #[test]
-    fn joins_and_terminates() {
-        let mut out = [0xffu8; 8];
-        assert_eq!(join(&mut out, &[b"/p/", b"12345678"]), 7);
-        assert_eq!(&out, b"/p/1234\0");
     }
 }
