@@ -682,6 +682,7 @@ s_example_minimal
 s_example_healthcheck
 s_readme_dockerfiles
 source "$HERE/oom.sh"
+source "$HERE/tree.sh"
 s_docker_init
 echo "(e2e took $(( ($(now_ms) - started) / 1000 )) s)"
 echo "$PASSED passed, $FAILED failed"
