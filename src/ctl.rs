@@ -70,7 +70,7 @@ pub struct Server {
     /// reply sent again; the hoarded replies stay with the old one (and the hoarders)
     /// until they read or go away. The receive socket never sends, so it never fills.
     replies: Fd,
-    own_uid: u32,
+    pub own_uid: u32,
     /// Datagrams dropped: malformed, oversized, unknown, with hostile ancillary data, or
     /// from outside our PID namespace.
     pub rejected: u32,
@@ -89,6 +89,8 @@ impl Server {
         let addr = UnixAddr::abstract_name(name).ok_or(sys::Errno(libc::ENAMETOOLONG))?;
         let fd = sys::unix_dgram_socket(true)?;
         sys::enable_passcred(&fd)?;
+        // Before bind: a request cannot arrive unsignalled.
+        sys::signal_when_ready(&fd)?;
         sys::bind(&fd, &addr)?;
         Ok(Server { fd, replies: sys::unix_dgram_socket(true)?, own_uid: sys::geteuid(), rejected: 0 })
     }

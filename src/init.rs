@@ -1,5 +1,7 @@
-//! The init personality: start-up, then one event loop over poll(signalfd, control socket,
-//! timerfd[, probe socket]). Signals and control requests become the same `Action`s.
+//! The init personality: start-up, then one event loop blocked in one `read` of a
+//! signalfd. Everything arrives there as a signal: the program's and the operator's, the
+//! kernel's "a socket is ready" (O_ASYNC: SIGIO) and "a deadline is due" (a POSIX timer).
+//! Signals and control requests become the same `Action`s.
 
 use crate::args::{self, Config, OnUnhealthy, Parsed};
 use crate::child::{self, Command, Role, SpawnError};
@@ -14,7 +16,7 @@ use crate::proto::{self, Outcome, Reply, Request, State, Verb};
 use crate::reap;
 use crate::sig::Signal;
 use crate::supervise::{AfterExit, Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
-use crate::sys::{self, Args, ExitStatus, Fd, Millis, PollFlags, PollSet, SigMask, SignalInfo, UnixAddr};
+use crate::sys::{self, Args, ExitStatus, Millis, SigMask, SignalInfo, Timer, UnixAddr};
 use crate::tree::Tree;
 use crate::waiters::{Awaiting, Waiters};
 
@@ -34,6 +36,15 @@ pub enum Action {
     Restart,
 }
 
+/// What a signal read from the signalfd stands for.
+enum Event {
+    Signal(Action),
+    /// One of drinit's sockets is ready (O_ASYNC sends SIGIO).
+    Readable,
+    /// The deadline timer fired.
+    TimerFired,
+}
+
 /// Where a start comes from: decides what a failed start means.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
@@ -50,8 +61,8 @@ pub(crate) struct Init {
     own_pid: i32,
     /// PID 1 of its own PID namespace: `kill(-1)` reaches exactly the container.
     pub(crate) namespace_init: bool,
-    signals: Fd,
-    timer: Fd,
+    signals: sys::Fd,
+    timer: Timer,
     armed: Option<Millis>,
     control: Server,
     pub(crate) program: Supervisor,
@@ -144,7 +155,7 @@ impl Init {
             }
         }
         let signals = sys::signalfd(&sys::SigMask::full()).map_err(|e| startup_failure(b"cannot open a signalfd", e))?;
-        let timer = sys::timerfd().map_err(|e| startup_failure(b"cannot open a timerfd", e))?;
+        let timer = Timer::create(sys::TIMER_SIGNAL).map_err(|e| startup_failure(b"cannot create a timer", e))?;
         let mut name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
         if ctl::runs_drinit(args.get(config.program)) {
             // Nested: the name is the inner drinit's, which runs the user's program.
@@ -198,51 +209,54 @@ impl Init {
     // ---- It exits only through `finish`, when the program has ended for good.
 
     fn run(mut self) -> ! {
+        let mut batch = [SignalInfo { signal: 0, sender_pid: 0, code: 0 }; 16];
         loop {
             self.arm_timer();
             self.tell_engine_when_ready();
-            let (signals, requests, timer, probe, notified) = match self.wait() {
-                Some(ready) => ready,
-                None => continue,
-            };
-            if signals {
-                self.on_signals();
+            // The one blocking call. More than 16 pending: the next read returns at once.
+            let count = sys::read_signals(&self.signals, &mut batch);
+            // Sockets and deadlines are looked at once per batch, after its signals.
+            let (mut readable, mut due) = (false, false);
+            for info in batch.iter().take(count) {
+                // One SIGIO is pending at a time: a user's may stand for the kernel's too.
+                readable |= info.signal == libc::SIGIO;
+                match self.event_for(*info) {
+                    Event::Signal(action) => {
+                        self.perform(action);
+                    }
+                    Event::Readable => readable = true,
+                    Event::TimerFired => due = true,
+                }
             }
-            if requests {
-                self.on_requests();
+            if readable {
+                self.on_readable();
             }
-            if timer {
-                sys::timerfd_drain(&self.timer);
+            if due {
                 self.on_deadlines();
-            }
-            if probe {
-                let result = self.health.on_socket_ready(sys::now());
-                self.on_probe_result(result);
-            }
-            if notified {
-                let helpers = self.helpers();
-                let tree = &self.tree;
-                self.notify.on_readable(|pid| tree.contains(pid, &helpers));
             }
         }
     }
 
-    /// Blocks in one poll until something is ready; which of (signals, requests, timer,
-    /// probe socket, notify socket) are.
-    fn wait(&self) -> Option<(bool, bool, bool, bool, bool)> {
-        let mut set = PollSet::<5>::new(&self.signals);
-        let requests = set.add(self.control.fd(), PollFlags::IN);
-        let timer = set.add(&self.timer, PollFlags::IN);
-        let probe = self.health.socket().map(|(fd, events)| set.add(fd, events));
-        let notify = self.notify.socket().map(|fd| set.add(fd, PollFlags::IN));
-        if let Err(e) = set.wait() {
-            if e != sys::Errno::INTR {
-                log::error().text(b"poll failed").errno(e).emit();
+    /// A readiness signal: one of drinit's sockets has something. Each is read in a
+    /// bounded batch, so a flood on one cannot starve the signals; what is left is read
+    /// after the signals queued meanwhile, or at once should queueing fail (the signal
+    /// queue is full): no datagram is ever left without a signal to come.
+    #[inline(never)] // one copy outside the loop (size budget)
+    fn on_readable(&mut self) {
+        loop {
+            let mut more = self.on_requests();
+            // The probe's socket is the one that says more than "readable": ask it.
+            if self.health.socket().is_some_and(|(fd, events)| sys::poll_one(fd, events, 0)) {
+                let result = self.health.on_socket_ready(sys::now());
+                self.on_probe_result(result);
             }
-            return None;
+            let helpers = self.helpers();
+            let tree = &self.tree;
+            more |= self.notify.on_readable(|pid| tree.contains(pid, &helpers));
+            if !more || sys::queue_readable_to_self().is_ok() {
+                return;
+            }
         }
-        let ready = |index: Option<usize>| index.is_some_and(|i| set.ready(i));
-        Some((set.ready(0), set.ready(requests), set.ready(timer), ready(probe), ready(notify)))
     }
 
     fn arm_timer(&mut self) {
@@ -257,7 +271,7 @@ impl Init {
         .flatten()
         .min();
         if next != self.armed {
-            match sys::timerfd_arm(&self.timer, next) {
+            match self.timer.arm(next) {
                 Ok(()) => self.armed = next,
                 Err(e) => log::error().text(b"cannot arm the timer").errno(e).emit(),
             }
@@ -266,19 +280,14 @@ impl Init {
 
     // ---- Events -------------------------------------------------------------------------
 
-    #[inline(never)] // one copy outside the loop (size budget)
-    fn on_signals(&mut self) {
-        let mut infos = [SignalInfo { signal: 0, sender_pid: 0 }; 16];
-        // A short read (or none) empties the queue; what arrives later makes poll report the
-        // fd again, so reading on after it would only cost a syscall that says EAGAIN.
-        let mut full = true;
-        while full {
-            let count = sys::read_signals(&self.signals, &mut infos);
-            full = count == infos.len();
-            for info in infos.iter().take(count) {
-                let action = self.action_for_signal(*info);
-                self.perform(action);
-            }
+    /// What one signal from the signalfd stands for. Only the kernel sends a positive code
+    /// to another process: a user's SIGIO or 33 is forwarded like any other signal.
+    fn event_for(&self, info: SignalInfo) -> Event {
+        match (info.signal, info.code) {
+            (libc::SIGIO, code) if code > 0 => Event::Readable,
+            // Spoofable (sigqueue may claim SI_TIMER), and harmless: deadlines read the clock.
+            (sys::TIMER_SIGNAL, sys::SI_TIMER) => Event::TimerFired,
+            _ => Event::Signal(self.action_for_signal(info)),
         }
     }
 
@@ -304,17 +313,17 @@ impl Init {
         deliver.map_or(Action::Ignore, Action::Deliver)
     }
 
-    #[inline(never)] // one copy outside the loop (size budget)
-    fn on_requests(&mut self) {
-        // Bounded so a flood of requests cannot starve signal handling.
+    /// Serves up to 64 queued requests; whether more are left.
+    fn on_requests(&mut self) -> bool {
         for _ in 0..64 {
-            let Some(incoming) = self.control.receive() else { return };
+            let Some(incoming) = self.control.receive() else { return false };
             if incoming.refused {
                 self.reply(&incoming.from, incoming.request.verb, incoming.request.seq, Outcome::Refused, None);
             } else {
                 self.on_request(incoming.request, incoming.from);
             }
         }
+        true
     }
 
     fn on_request(&mut self, request: Request, from: UnixAddr) {
@@ -584,7 +593,7 @@ impl Init {
             ready: self.is_ready(),
             exit_reason: self.death.reason(self.program.last_status),
             oom_kills: self.death.oom_kills,
-            own_uid: sys::geteuid(),
+            own_uid: self.control.own_uid,
             dropped_log_lines: log::dropped_lines(),
             notify_status: self.notify.status(),
         }

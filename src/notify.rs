@@ -111,6 +111,7 @@ impl Notify {
                 join(&mut notify.variable, &[VARIABLE, control_name, SUFFIX]);
                 let name = notify.variable.get(VARIABLE.len()..VARIABLE.len() + control_name.len() + SUFFIX.len());
                 sys::enable_passcred(&fd)?;
+                sys::signal_when_ready(&fd)?;
                 sys::bind(&fd, &name.and_then(UnixAddr::abstract_name).ok_or(sys::Errno(libc::ENAMETOOLONG))?)?;
             }
             notify.socket = Some(fd);
@@ -152,15 +153,15 @@ impl Notify {
     /// Takes the queued datagrams (a bounded number), heeding those from a sender that
     /// `in_tree` accepts (the kernel's pid for it; 0 from outside our PID namespace), and
     /// counting and dropping the rest. Never blocks.
-    pub fn on_readable(&mut self, in_tree: impl Fn(i32) -> bool) {
-        let Some(socket) = self.socket.as_ref() else { return };
+    pub fn on_readable(&mut self, in_tree: impl Fn(i32) -> bool) -> bool {
+        let Some(socket) = self.socket.as_ref() else { return false };
         let mut buf = [0u8; MAX_DATAGRAM];
         for _ in 0..PER_WAKEUP {
             let received = match sys::receive_datagram(socket, &mut buf) {
                 Ok(received) => received,
                 Err(sys::Errno::INTR) => continue,
                 // EAGAIN: the queue is empty; any other error is waited out the same way.
-                Err(_) => return,
+                Err(_) => return false,
             };
             let sender = received.credentials.map_or(0, |c| c.pid);
             let datagram = buf.get(..received.len).unwrap_or(&[]);
@@ -168,6 +169,7 @@ impl Notify {
                 self.rejected = self.rejected.saturating_add(1);
             }
         }
+        true
     }
 
     /// Up: whether the engine still waits for drinit's `READY=1`.

@@ -389,11 +389,15 @@ pub fn getenv(name: &CStr) -> Option<&'static CStr> {
 pub struct SigMask(libc::sigset_t);
 
 impl SigMask {
+    /// Every signal, 32-34 included: libc's sigfillset leaves out the three it reserves for
+    /// its threads, and one of those unblocked would kill drinit (SIGRTMIN is 34) where
+    /// it should be forwarded, and would bypass the signalfd that drinit's sockets and
+    /// timer signal through.
     pub fn full() -> SigMask {
-        // SAFETY: sigset_t is plain data; sigfillset initialises all of it.
+        // SAFETY: sigset_t is plain data; all-zero is valid.
         let mut set: libc::sigset_t = unsafe { zeroed() };
-        // SAFETY: `set` is a valid sigset_t.
-        unsafe { libc::sigfillset(&mut set) };
+        // SAFETY: sigset_t is at least 8 bytes; its first 8 are the kernel's 64 signals.
+        unsafe { (&mut set as *mut libc::sigset_t).cast::<u64>().write_unaligned(u64::MAX) };
         SigMask(set)
     }
 }
@@ -401,16 +405,24 @@ impl SigMask {
 /// Blocks every signal and returns the mask drinit was started with.
 pub fn block_all_signals() -> SysResult<SigMask> {
     let all = SigMask::full();
-    // SAFETY: sigset_t is plain data; sigprocmask overwrites it with the old mask.
+    // SAFETY: sigset_t is plain data; the kernel overwrites it with the old mask.
     let mut old: libc::sigset_t = unsafe { zeroed() };
-    // SAFETY: both pointers refer to valid sigset_t values that outlive the call.
-    check(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &all.0, &mut old) })?;
+    sigprocmask(&all, &mut old)?;
     Ok(SigMask(old))
 }
 
 pub fn set_signal_mask(mask: &SigMask) -> SysResult<()> {
-    // SAFETY: `mask` points to a valid sigset_t; the old mask is not requested.
-    check(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &mask.0, core::ptr::null_mut()) }).map(|_| ())
+    // SAFETY: sigset_t is plain data; the old mask is written here and dropped.
+    let mut old: libc::sigset_t = unsafe { zeroed() };
+    sigprocmask(mask, &mut old)
+}
+
+/// The raw syscall: libc's wrapper hides 32-34 from the old mask it returns.
+fn sigprocmask(mask: &SigMask, old: &mut libc::sigset_t) -> SysResult<()> {
+    // SAFETY: the kernel reads 8 bytes from `mask` and writes 8 into `old`, both sigset_t
+    // values (larger) that outlive the call.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask.0, old as *mut libc::sigset_t, 8usize) };
+    check(r as c_int).map(|_| ())
 }
 
 /// Sets every signal's disposition back to the default (for a child before exec).
@@ -429,9 +441,10 @@ pub fn reset_signal_dispositions() {
     }
 }
 
+/// A blocking signalfd: the event loop's one wait is a `read` of it.
 pub fn signalfd(mask: &SigMask) -> SysResult<Fd> {
     // SAFETY: the kernel reads its 8-byte signal set from `mask`, a valid sigset_t (larger).
-    let fd = check(unsafe { libc::syscall(libc::SYS_signalfd4, -1, &mask.0, 8usize, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) } as c_int)?;
+    let fd = check(unsafe { libc::syscall(libc::SYS_signalfd4, -1, &mask.0, 8usize, libc::SFD_CLOEXEC) } as c_int)?;
     Ok(Fd(fd))
 }
 
@@ -440,9 +453,12 @@ pub fn signalfd(mask: &SigMask) -> SysResult<Fd> {
 pub struct SignalInfo {
     pub signal: i32,
     pub sender_pid: i32,
+    /// `si_code`: > 0 only when the kernel generated the signal (a process cannot
+    /// queue a positive code to another), `SI_TIMER` from a POSIX timer.
+    pub code: i32,
 }
 
-/// Reads the signals that are pending on the signalfd into `out`; returns how many.
+/// Blocks until a signal is pending, then reads up to 16 into `out`; returns how many.
 pub fn read_signals(fd: &Fd, out: &mut [SignalInfo; 16]) -> usize {
     const INFO: usize = size_of::<libc::signalfd_siginfo>();
     let mut raw = [MaybeUninit::<libc::signalfd_siginfo>::uninit(); 16];
@@ -455,13 +471,13 @@ pub fn read_signals(fd: &Fd, out: &mut [SignalInfo; 16]) -> usize {
     for (slot, info) in out.iter_mut().zip(raw.iter()).take(count) {
         // SAFETY: the first `count` records were written by the kernel above.
         let info = unsafe { info.assume_init_ref() };
-        *slot = SignalInfo { signal: info.ssi_signo as i32, sender_pid: info.ssi_pid as i32 };
+        *slot = SignalInfo { signal: info.ssi_signo as i32, sender_pid: info.ssi_pid as i32, code: info.ssi_code };
     }
     count
 }
 
 // ---------------------------------------------------------------------------------------
-// Time: one monotonic clock in milliseconds, and a timerfd armed at absolute deadlines.
+// Time: one monotonic clock in milliseconds, and a POSIX timer armed at absolute deadlines.
 
 /// Milliseconds on CLOCK_MONOTONIC.
 pub type Millis = u64;
@@ -476,31 +492,66 @@ pub fn now() -> Millis {
     (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_nsec as u64 / 1_000_000)
 }
 
-pub fn timerfd() -> SysResult<Fd> {
-    // SAFETY: timerfd_create takes two integers.
-    let fd = check(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })?;
-    Ok(Fd(fd))
+/// A POSIX timer on CLOCK_MONOTONIC that queues `signal` (code `SI_TIMER`) when it
+/// fires: deadlines arrive in the signalfd like everything else. Its signal is allocated
+/// with the timer, so a full signal queue cannot lose it.
+pub struct Timer(c_int);
+
+impl Timer {
+    pub fn create(signal: i32) -> SysResult<Timer> {
+        // struct sigevent: value (8 bytes), signo, notify (SIGEV_SIGNAL = 0), then padding.
+        let mut event = [0i32; 16];
+        event[2] = signal;
+        let mut id: c_int = 0;
+        // SAFETY: the kernel reads one 64-byte sigevent from `event` and writes the timer id
+        // into `id`; both are valid locals.
+        let r = unsafe { libc::syscall(libc::SYS_timer_create, libc::CLOCK_MONOTONIC, event.as_ptr(), &mut id as *mut c_int) };
+        check(r as c_int).map(|_| Timer(id))
+    }
+
+    /// Fires once at `deadline` (absolute; at once if it has passed), or disarms with `None`.
+    pub fn arm(&self, deadline: Option<Millis>) -> SysResult<()> {
+        // it_interval (0: one shot), then it_value; a value of 0 would disarm: 1 ns instead.
+        let spec: [i64; 4] = match deadline {
+            Some(ms) => [0, 0, (ms / 1000) as i64, ((ms % 1000) * 1_000_000).max(1) as i64],
+            None => [0; 4],
+        };
+        // SAFETY: the kernel reads one itimerspec (four 64-bit words) from `spec`; the old
+        // value is not requested.
+        let r = unsafe { libc::syscall(libc::SYS_timer_settime, self.0, libc::TIMER_ABSTIME, spec.as_ptr(), core::ptr::null_mut::<u8>()) };
+        check(r as c_int).map(|_| ())
+    }
 }
 
-/// Arms the timer to fire once at `deadline` (absolute), or disarms it with `None`.
-pub fn timerfd_arm(fd: &Fd, deadline: Option<Millis>) -> SysResult<()> {
-    use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec};
-    let value = match deadline {
-        // A deadline of 0 would disarm the timer: fire at 1 ns instead (already past).
-        Some(ms) => Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000).max(1) as _ },
-        None => Timespec { tv_sec: 0, tv_nsec: 0 },
-    };
-    let spec = Itimerspec { it_interval: Timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
-    rustix::time::timerfd_settime(fd.borrow(), TimerfdTimerFlags::ABSTIME, &spec)
-        .map(|_| ())
-        .map_err(Errno::from_rustix)
+/// The signal of the deadline timer: 33, which no user names (libc's SIGRTMIN is 34).
+pub const TIMER_SIGNAL: i32 = 33;
+pub const SI_TIMER: i32 = -2;
+const POLL_IN: i32 = 1;
+
+/// Makes the kernel send drinit SIGIO whenever `fd` becomes ready (O_ASYNC), so the one
+/// wait in the signalfd covers the socket too. SIGIO, not a realtime signal: one is
+/// pending at most, so a flood of datagrams cannot pile up a queue of stale signals
+/// (the socket is read to the end on each). Raw fcntl: musl's wrapper is 341 bytes of
+/// cases drinit does not use.
+pub fn signal_when_ready(fd: &Fd) -> SysResult<()> {
+    for (command, arg) in [(libc::F_SETOWN, getpid()), (libc::F_SETFL, libc::O_NONBLOCK | libc::O_ASYNC)] {
+        // SAFETY: these fcntl commands take an int by value; no memory is passed.
+        check(unsafe { libc::syscall(libc::SYS_fcntl, fd.raw(), command, arg) } as c_int)?;
+    }
+    Ok(())
 }
 
-/// Consumes the timer's expiration count so the fd stops being readable.
-pub fn timerfd_drain(fd: &Fd) {
-    let mut buf = [0u8; 8];
-    // Drained on purpose: the deadlines themselves say what is due, not the count.
-    let _ = read(fd, &mut buf);
+/// Queues SIGIO to drinit itself, as the kernel would: "look at the sockets again" after
+/// a bounded batch, behind the signals already waiting.
+pub fn queue_readable_to_self() -> SysResult<()> {
+    // siginfo_t: signo, errno, code, then the union (128 bytes in all).
+    let mut info = [0i32; 32];
+    info[0] = libc::SIGIO;
+    info[2] = POLL_IN;
+    // SAFETY: the kernel reads one 128-byte siginfo from `info`, a valid local. A process
+    // may queue any code to itself.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, getpid(), libc::SIGIO, info.as_ptr()) };
+    check(r as c_int).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -508,40 +559,9 @@ pub fn timerfd_drain(fd: &Fd) {
 
 pub use rustix::event::PollFlags;
 
-pub struct PollSet<'a, const N: usize> {
-    fds: [rustix::event::PollFd<'a>; N],
-    len: usize,
-}
-
-impl<'a, const N: usize> PollSet<'a, N> {
-    pub fn new(first: &'a Fd) -> Self {
-        let fd = rustix::event::PollFd::from_borrowed_fd(first.borrow(), PollFlags::IN);
-        PollSet { fds: core::array::from_fn(|_| fd.clone()), len: 1 }
-    }
-
-    /// Adds an fd and returns its index for `ready`.
-    pub fn add(&mut self, fd: &'a Fd, events: PollFlags) -> usize {
-        let index = self.len;
-        if let Some(slot) = self.fds.get_mut(index) {
-            *slot = rustix::event::PollFd::from_borrowed_fd(fd.borrow(), events);
-            self.len += 1;
-        }
-        index
-    }
-
-    /// Blocks until at least one fd is ready. No timeout: timers are fds too.
-    pub fn wait(&mut self) -> SysResult<()> {
-        let fds = self.fds.get_mut(..self.len).unwrap_or(&mut []);
-        rustix::event::poll(fds, None).map(|_| ()).map_err(Errno::from_rustix)
-    }
-
-    pub fn ready(&self, index: usize) -> bool {
-        self.fds.get(index).map(|fd| !fd.revents().is_empty()).unwrap_or(false)
-    }
-}
-
 /// Waits up to `timeout_ms` for `fd` to become ready for `events`: the control client's
-/// reply wait and the health probe's connect (never used by the init's event loop).
+/// reply wait; with 0, whether the health probe's socket is ready (never a wait in the
+/// init's event loop).
 pub fn poll_one(fd: &Fd, events: PollFlags, timeout_ms: u64) -> bool {
     let mut fds = [rustix::event::PollFd::from_borrowed_fd(fd.borrow(), events)];
     let timeout = rustix::time::Timespec {
@@ -751,6 +771,9 @@ pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Anci
 
 pub fn tcp_connect_start(ip: [u8; 4], port: u16) -> SysResult<Fd> {
     let fd = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK)?;
+    // Connected, refused, readable: each sends SIGIO (tcp_input.c wakes
+    // async waiters with POLL_OUT on connect, POLL_ERR on reset, POLL_IN on data and FIN).
+    signal_when_ready(&fd)?;
     // SAFETY: sockaddr_in is plain data; all-zero is valid.
     let mut addr: libc::sockaddr_in = unsafe { zeroed() };
     addr.sin_family = libc::AF_INET as libc::sa_family_t;
