@@ -61,11 +61,13 @@ impl Tree {
 
     /// Whether `pid` (a sender the kernel vouched for in our namespace) is of the tree.
     /// Without a /proc of our own namespace that cannot be told: any such sender counts.
+    /// Nor for a sender already gone (a notifier that sends and exits, reaped before drinit
+    /// reads the datagram): it counts too, or READY=1 from one would be lost at random.
     pub fn contains(&self, pid: i32, helpers: &[i32]) -> bool {
         if !self.proc_is_ours {
             return pid > 0;
         }
-        pid > 0 && pid != self.own_pid && !helpers.contains(&pid) && stat_of(pid).is_some_and(|s| self.descends_from_us(s.parent, helpers))
+        pid > 0 && pid != self.own_pid && !helpers.contains(&pid) && stat_of(pid).is_none_or(|s| self.descends_from_us(s.parent, helpers))
     }
 
     /// Pins `pid`, makes sure it is the process that was walked, and signals it.
