@@ -1,5 +1,5 @@
 //! The built-in liveness probe (exec, tcp or http), scheduled like a Kubernetes liveness
-//! probe on deadlines that `init` folds into its one timerfd, and the cached verdict that
+//! probe on deadlines that `init` folds into its one timer, and the cached verdict that
 //! `drinitctl health` answers from. Without a probe there is no deadline at all.
 
 use crate::args::{HealthConfig, Probe, HTTP_REQUEST_MAX, HTTP_REQUEST_PARTS, MAX_PROBE_ARGS};

@@ -17,6 +17,13 @@ pub fn verbosity() -> u8 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
+/// Whether debug lines are written: the per-signal and per-orphan paths ask first, so
+/// that a line nobody sees is not even built (a 512-byte buffer, on a path that runs
+/// once per forwarded signal and per reaped orphan).
+pub fn debugging() -> bool {
+    verbosity() >= 2
+}
+
 /// Lines stderr could not take at once (a full pipe, a stalled log driver): dropped, never
 /// waited for, and counted for `drinitctl status`.
 static DROPPED: AtomicU32 = AtomicU32::new(0);

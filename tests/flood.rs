@@ -1,4 +1,4 @@
-//! Everything at once (issue 17): drinit waits in one `read` of its signalfd, and the
+//! Everything at once (issue 17): drinit waits in one `sigwaitinfo`, and the
 //! control socket, the notify socket and the deadline timer all arrive there as signals.
 //! A flood of requests, of queued realtime signals and of probe deadlines together must
 //! lose nothing: every request answered, every signal forwarded, every probe on time.
@@ -143,6 +143,85 @@ fn a_flood_of_requests_signals_and_deadlines_loses_nothing() {
     assert_eq!(json_string(&status, "health").as_deref(), Some("healthy"), "{status}");
     assert_eq!(json_number(&status, "rejected_requests"), Some(0), "{status}");
     eprintln!("{line} requests, {signals} signals, {probed} probes in {FLOOD_MS} ms");
+}
+
+/// Not a test of its own: `DRINIT_TEST_CLIENTS` threads send 3-byte garbage datagrams
+/// (dropped, never answered) as fast as drinit takes them, for `DRINIT_TEST_MS`.
+#[test]
+#[ignore = "helper process for a_flood_that_never_lets_up_starves_neither_signals_nor_deadlines"]
+fn blaster_helper() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+    let clients: u32 = std::env::var("DRINIT_TEST_CLIENTS").expect("run by the flood test").parse().unwrap();
+    let ms: u64 = std::env::var("DRINIT_TEST_MS").unwrap().parse().unwrap();
+    let to = SocketAddr::from_abstract_name(std::env::var("DRINIT_SOCKET").unwrap().as_bytes()).unwrap();
+    let until = Instant::now() + Duration::from_millis(ms);
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let to = to.clone();
+            std::thread::spawn(move || {
+                let socket = UnixDatagram::unbound().unwrap();
+                let mut sent = 0u64;
+                while Instant::now() < until {
+                    // Blocking: waits for room in drinit's queue, so it is never empty.
+                    socket.send_to_addr(b"bad", &to).unwrap();
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    println!("blasted {sent}");
+}
+
+/// A sender that never lets up keeps drinit's control socket full: every batch of 64
+/// leaves more behind. The signals and the timer that arrive meanwhile still go first.
+#[test]
+fn a_flood_that_never_lets_up_starves_neither_signals_nor_deadlines() {
+    const FLOOD_MS: u64 = 3500;
+    let scratch = Scratch::new("blast");
+    let probes = scratch.path("probes");
+    let probe = format!("echo p >> {}", probes.display());
+    let program = counter(&scratch, "got", &[35]);
+    let init = Init::start(&["--health-cmd", "sh", "--health-arg", "-c", "--health-arg", &probe, "--health-interval", "1", "--", &program]);
+    assert!(eventually(Duration::from_secs(10), || scratch.read("got").contains("ready")), "the counter did not start");
+    let probes_before = scratch.read("probes").lines().count();
+    let blast = init
+        .in_namespace()
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "blaster_helper", "--quiet", "--nocapture"])
+        .env("DRINIT_TEST_CLIENTS", "3")
+        .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drinit = init.pid();
+    let started = Instant::now();
+    let mut signals = 0;
+    while started.elapsed() < Duration::from_millis(FLOOD_MS) {
+        for _ in 0..10 {
+            assert!(kill(drinit, 35), "kill drinit");
+            signals += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let forwarded_during = scratch.read("got");
+    let probed = scratch.read("probes").lines().count() - probes_before;
+    let out = blast.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "blaster failed: {}", stderr(&out));
+    let line = said.lines().find(|l| l.starts_with("blasted ")).unwrap_or_default().to_owned();
+    let blasted: u64 = line.trim_start_matches("blasted ").parse().unwrap_or(0);
+    assert!(blasted > 10_000, "the flood was too thin to test anything: {said}");
+    // Taken while the flood still ran: the signals were forwarded as they came.
+    let forwarded: usize = forwarded_during.trim().strip_prefix("35:").and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(forwarded * 10 >= signals * 9, "signals starved by the flood: {forwarded} of {signals} forwarded while it ran");
+    assert!(probed >= 3, "{probed} probes in {FLOOD_MS} ms: the timer starved by the flood");
+    let expected = format!("35:{signals}");
+    assert!(eventually(Duration::from_secs(10), || scratch.read("got").trim() == expected), "signals lost: {} of {signals}", scratch.read("got").trim());
+    eprintln!("{blasted} datagrams, {signals} signals ({forwarded} forwarded during the flood), {probed} probes in {FLOOD_MS} ms");
 }
 
 /// Signals 32-34 are left out of libc's sigfillset (it reserves them for its threads):
