@@ -77,6 +77,12 @@ pub struct Server {
 }
 
 /// A request that passed authentication and decoding, with where to send the answer.
+pub enum Received {
+    Request(Incoming),
+    Dropped,
+    Empty,
+}
+
 pub struct Incoming {
     pub request: Request,
     pub from: UnixAddr,
@@ -99,35 +105,34 @@ impl Server {
         &self.fd
     }
 
-    /// The next acceptable request, or `None` when nothing more is queued. Everything
-    /// else that was queued before it is counted and dropped.
-    pub fn receive(&mut self) -> Option<Incoming> {
+    /// The next datagram: a request, one dropped (counted; it still counts towards the
+    /// caller's bound, or a flood of garbage would keep drinit here for good), or none.
+    pub fn receive(&mut self) -> Received {
         // One byte more than a frame, so an oversized datagram shows as too long.
         let mut buf = [0u8; proto::REQUEST_LEN + 1];
-        loop {
-            let received = match sys::receive_datagram(&self.fd, &mut buf) {
-                Ok(r) => r,
-                Err(sys::Errno::INTR) => continue,
-                // EAGAIN: queue empty. Anything else is logged once and waited out.
-                Err(e) => {
-                    if e != sys::Errno::AGAIN {
-                        log::error().text(b"control socket receive failed").errno(e).emit();
-                    }
-                    return None;
+        let received = match sys::receive_datagram(&self.fd, &mut buf) {
+            Ok(r) => r,
+            Err(sys::Errno::INTR) => return Received::Dropped,
+            // EAGAIN: queue empty. Anything else is logged once and waited out.
+            Err(e) => {
+                if e != sys::Errno::AGAIN {
+                    log::error().text(b"control socket receive failed").errno(e).emit();
                 }
-            };
-            let frame = buf.get(..received.len).unwrap_or(&[]);
-            // pid 0: the sender is outside our PID namespace, not one of the container's.
-            let sender = received.credentials.filter(|c| c.pid != 0 && !received.hostile);
-            match (sender, proto::decode_request(frame)) {
-                (Some(c), Ok(request)) => {
-                    let refused = !request.verb.is_read_only() && c.uid != 0 && c.uid != self.own_uid;
-                    return Some(Incoming { request, from: received.from, refused });
-                }
-                _ => {
-                    self.rejected = self.rejected.saturating_add(1);
-                    log::debug().text(b"control request dropped").emit();
-                }
+                return Received::Empty;
+            }
+        };
+        let frame = buf.get(..received.len).unwrap_or(&[]);
+        // pid 0: the sender is outside our PID namespace, not one of the container's.
+        let sender = received.credentials.filter(|c| c.pid != 0 && !received.hostile);
+        match (sender, proto::decode_request(frame)) {
+            (Some(c), Ok(request)) => {
+                let refused = !request.verb.is_read_only() && c.uid != 0 && c.uid != self.own_uid;
+                Received::Request(Incoming { request, from: received.from, refused })
+            }
+            _ => {
+                self.rejected = self.rejected.saturating_add(1);
+                log::debug().text(b"control request dropped").emit();
+                Received::Dropped
             }
         }
     }

@@ -1,5 +1,5 @@
-//! The init personality: start-up, then one event loop blocked in one `sigwaitinfo` over
-//! every signal. Everything arrives as a signal: the program's and the operator's, the
+//! The init personality: start-up, then one event loop blocked in one `read` of a
+//! signalfd. Everything arrives there as a signal: the program's and the operator's, the
 //! kernel's "a socket is ready" (O_ASYNC: SIGIO) and "a deadline is due" (a POSIX timer).
 //! Signals and control requests become the same `Action`s.
 
@@ -36,7 +36,7 @@ pub enum Action {
     Restart,
 }
 
-/// What a signal that the loop dequeued stands for.
+/// What a signal read from the signalfd stands for.
 enum Event {
     Signal(Action),
     /// One of drinit's sockets is ready (O_ASYNC sends SIGIO).
@@ -61,16 +61,7 @@ pub(crate) struct Init {
     own_pid: i32,
     /// PID 1 of its own PID namespace: `kill(-1)` reaches exactly the container.
     pub(crate) namespace_init: bool,
-    /// Every signal: all blocked, and the one wait takes them one by one.
-    all_signals: SigMask,
-    /// After the sockets were read, the signals pending meanwhile are taken first (all but
-    /// SIGIO, without waiting): under a flood SIGIO is always pending again, and being
-    /// the lower number it would be taken before every realtime signal and the timer's.
-    others_first: bool,
-    all_but_sigio: SigMask,
-    /// The last socket batch was bounded and left datagrams unread: read on once the
-    /// signals have been taken.
-    sockets_left: bool,
+    signals: sys::Fd,
     timer: Timer,
     armed: Option<Millis>,
     control: Server,
@@ -89,7 +80,7 @@ pub(crate) struct Init {
 
 pub fn main(args: Args) -> i32 {
     // Signals are blocked before anything else: one that arrives during start-up then
-    // stays pending for the event loop instead of killing PID 1 with its default action.
+    // waits in the signalfd instead of killing PID 1 with its default action.
     let original_mask = match sys::block_all_signals() {
         Ok(mask) => mask,
         Err(e) => {
@@ -163,6 +154,7 @@ impl Init {
                 return Err(exit::SYSTEM_ERROR);
             }
         }
+        let signals = sys::signalfd(&sys::SigMask::full()).map_err(|e| startup_failure(b"cannot open a signalfd", e))?;
         let timer = Timer::create(sys::TIMER_SIGNAL).map_err(|e| startup_failure(b"cannot create a timer", e))?;
         let mut name = SocketName::resolve(config.socket_name.or_else(ctl::configured_name));
         if ctl::runs_drinit(args.get(config.program)) {
@@ -194,10 +186,7 @@ impl Init {
             original_mask,
             own_pid,
             namespace_init,
-            all_signals: SigMask::full(),
-            others_first: false,
-            all_but_sigio: SigMask::all_but(libc::SIGIO),
-            sockets_left: false,
+            signals,
             timer,
             armed: None,
             control,
@@ -220,57 +209,54 @@ impl Init {
     // ---- It exits only through `finish`, when the program has ended for good.
 
     fn run(mut self) -> ! {
+        let mut batch = [SignalInfo { signal: 0, sender_pid: 0, code: 0 }; 16];
         loop {
             self.arm_timer();
             self.tell_engine_when_ready();
-            // The one wait: every event is a signal. It blocks, except right after the
-            // sockets were read.
-            let info = if self.others_first {
-                sys::take_signal(&self.all_but_sigio, false)
-            } else {
-                sys::take_signal(&self.all_signals, true)
-            };
-            let Some(info) = info else {
-                // Every signal that came during the socket batch has been taken.
-                if self.others_first {
-                    self.others_first = false;
-                    if self.sockets_left {
-                        self.on_readable();
+            // The one blocking call. More than 16 pending: the next read returns at once.
+            let count = sys::read_signals(&self.signals, &mut batch);
+            // Sockets and deadlines are looked at once per batch, after its signals.
+            let (mut readable, mut due) = (false, false);
+            for info in batch.iter().take(count) {
+                // One SIGIO is pending at a time: a user's may stand for the kernel's too.
+                readable |= info.signal == libc::SIGIO;
+                match self.event_for(*info) {
+                    Event::Signal(action) => {
+                        self.perform(action);
                     }
+                    Event::Readable => readable = true,
+                    Event::TimerFired => due = true,
                 }
-                continue;
-            };
-            match self.event_for(info) {
-                Event::Readable => self.on_readable(),
-                Event::TimerFired => self.on_deadlines(),
-                Event::Signal(action) => {
-                    // One SIGIO is pending at a time: a user's may stand for the kernel's.
-                    if info.signal == libc::SIGIO {
-                        self.on_readable();
-                    }
-                    self.perform(action);
-                }
+            }
+            if readable {
+                self.on_readable();
+            }
+            if due {
+                self.on_deadlines();
             }
         }
     }
 
-    /// A socket is ready (SIGIO): each is read in a bounded batch, so that a flood on one
-    /// cannot starve the other sockets; then the signals pending meanwhile are taken
-    /// (`others_first`), then what a batch left (`sockets_left`). Every datagram that comes
-    /// after the last read of a socket raises SIGIO again.
+    /// A readiness signal: one of drinit's sockets has something. Each is read in a
+    /// bounded batch, so a flood on one cannot starve the signals; what is left is read
+    /// after the signals queued meanwhile, or at once should queueing fail (the signal
+    /// queue is full): no datagram is ever left without a signal to come.
     #[inline(never)] // one copy outside the loop (size budget)
     fn on_readable(&mut self) {
-        let mut left = self.on_requests();
-        // The probe's socket is the one that says more than "readable": ask it.
-        if self.health.socket().is_some_and(|(fd, events)| sys::poll_one(fd, events, 0)) {
-            let result = self.health.on_socket_ready(sys::now());
-            self.on_probe_result(result);
+        loop {
+            let mut more = self.on_requests();
+            // The probe's socket is the one that says more than "readable": ask it.
+            if self.health.socket().is_some_and(|(fd, events)| sys::poll_one(fd, events, 0)) {
+                let result = self.health.on_socket_ready(sys::now());
+                self.on_probe_result(result);
+            }
+            let helpers = self.helpers();
+            let tree = &self.tree;
+            more |= self.notify.on_readable(|pid| tree.contains(pid, &helpers));
+            if !more || sys::queue_readable_to_self().is_ok() {
+                return;
+            }
         }
-        let helpers = self.helpers();
-        let tree = &self.tree;
-        left |= self.notify.on_readable(|pid| tree.contains(pid, &helpers));
-        self.sockets_left = left;
-        self.others_first = true;
     }
 
     fn arm_timer(&mut self) {
@@ -294,7 +280,7 @@ impl Init {
 
     // ---- Events -------------------------------------------------------------------------
 
-    /// What one signal stands for. Only the kernel sends a positive code
+    /// What one signal from the signalfd stands for. Only the kernel sends a positive code
     /// to another process: a user's SIGIO or 33 is forwarded like any other signal.
     fn event_for(&self, info: SignalInfo) -> Event {
         match (info.signal, info.code) {
@@ -307,17 +293,17 @@ impl Init {
 
     fn action_for_signal(&self, info: SignalInfo) -> Action {
         let Some(signal) = Signal::from_number(info.signal) else { return Action::Ignore };
-        if log::debugging() {
-            log::debug().text(b"signal ").num(info.signal as i64).text(b" from pid ").num(info.sender_pid as i64).emit();
-        }
         if signal == Signal::CHLD {
             return Action::Reap;
         }
         // PID 1 must never stop; the program gets job-control signals from its terminal.
         // A signal drinit caused itself (SIGPIPE from logging to a closed stderr) is not
-        // the program's business either.
+        // the program's business either, nor logged: the line would raise it again.
         if signal.is_job_control() || info.sender_pid == self.own_pid {
             return Action::Ignore;
+        }
+        if log::debugging() {
+            log::debug().text(b"signal ").num(info.signal as i64).text(b" from pid ").num(info.sender_pid as i64).emit();
         }
         if self.config.traps.contains(signal) {
             return Action::RunHook(signal);
@@ -329,10 +315,15 @@ impl Init {
         deliver.map_or(Action::Ignore, Action::Deliver)
     }
 
-    /// Serves up to 64 queued requests; whether more are left.
+    /// Takes up to 64 queued datagrams (requests served, garbage dropped); whether more
+    /// are left.
     fn on_requests(&mut self) -> bool {
         for _ in 0..64 {
-            let Some(incoming) = self.control.receive() else { return false };
+            let incoming = match self.control.receive() {
+                ctl::Received::Request(incoming) => incoming,
+                ctl::Received::Dropped => continue,
+                ctl::Received::Empty => return false,
+            };
             if incoming.refused {
                 self.reply(&incoming.from, incoming.request.verb, incoming.request.seq, Outcome::Refused, None);
             } else {

@@ -4,7 +4,7 @@
 //! touches and why it is valid. Everything else in drinit calls these safe functions.
 
 use core::ffi::{c_char, c_int, CStr};
-use core::mem::{size_of, zeroed};
+use core::mem::{size_of, zeroed, MaybeUninit};
 use rustix::fd::{BorrowedFd, RawFd};
 
 /// A raw errno value, kept as a number: errors are compared by value, never as text.
@@ -180,7 +180,7 @@ pub fn write(fd: &Fd, buf: &[u8]) -> SysResult<usize> {
 /// A pipe whose ends close on exec: the exec-status channel between fork and exec.
 pub fn pipe_cloexec() -> SysResult<(Fd, Fd)> {
     let mut fds = [0 as c_int; 2];
-    // The raw syscall, as for open: musl's wrappers carry fallbacks for kernels
+    // The raw syscall, as for open and signalfd: musl's wrappers carry fallbacks for kernels
     // older than 2.6.27 (size budget).
     // SAFETY: pipe2 writes two ints into `fds`, which has room for exactly two.
     check(unsafe { libc::syscall(libc::SYS_pipe2, fds.as_mut_ptr(), libc::O_CLOEXEC) } as c_int)?;
@@ -391,7 +391,7 @@ pub struct SigMask(libc::sigset_t);
 impl SigMask {
     /// Every signal, 32-34 included: libc's sigfillset leaves out the three it reserves for
     /// its threads, and one of those unblocked would kill drinit (SIGRTMIN is 34) where
-    /// it should be forwarded, and would escape the one wait that drinit's sockets and
+    /// it should be forwarded, and would bypass the signalfd that drinit's sockets and
     /// timer signal through.
     pub fn full() -> SigMask {
         // SAFETY: sigset_t is plain data; all-zero is valid.
@@ -399,14 +399,6 @@ impl SigMask {
         // SAFETY: sigset_t is at least 8 bytes; its first 8 are the kernel's 64 signals.
         unsafe { (&mut set as *mut libc::sigset_t).cast::<u64>().write_unaligned(u64::MAX) };
         SigMask(set)
-    }
-
-    /// All but `signal`.
-    pub fn all_but(signal: i32) -> SigMask {
-        let mut set = SigMask::full();
-        // SAFETY: as above; bit N-1 stands for signal N.
-        unsafe { (&mut set.0 as *mut libc::sigset_t).cast::<u64>().write_unaligned(u64::MAX & !(1u64 << (signal - 1))) };
-        set
     }
 }
 
@@ -449,34 +441,39 @@ pub fn reset_signal_dispositions() {
     }
 }
 
-/// One signal as the kernel dequeued it.
+/// A blocking signalfd: the event loop's one wait is a `read` of it.
+pub fn signalfd(mask: &SigMask) -> SysResult<Fd> {
+    // SAFETY: the kernel reads its 8-byte signal set from `mask`, a valid sigset_t (larger).
+    let fd = check(unsafe { libc::syscall(libc::SYS_signalfd4, -1, &mask.0, 8usize, libc::SFD_CLOEXEC) } as c_int)?;
+    Ok(Fd(fd))
+}
+
+/// One signal as read from the signalfd.
 #[derive(Clone, Copy)]
 pub struct SignalInfo {
     pub signal: i32,
-    /// `si_pid`: the sender of a kill(2) or sigqueue(3), the child of a SIGCHLD.
     pub sender_pid: i32,
     /// `si_code`: > 0 only when the kernel generated the signal (a process cannot
     /// queue a positive code to another), `SI_TIMER` from a POSIX timer.
     pub code: i32,
 }
 
-/// Dequeues one signal of `set` (all blocked): blocks until one is pending, or, with
-/// `wait` false, returns `None` at once when none is. The event loop's one wait,
-/// `sigwaitinfo`/`sigtimedwait` — the raw syscall: musl's wrapper retries on EINTR with a
-/// loop drinit does not need (no handler is installed).
-pub fn take_signal(set: &SigMask, wait: bool) -> Option<SignalInfo> {
-    // siginfo_t on 64-bit Linux: signo, errno, code, padding, then the union, whose first
-    // field is the sender's pid for kill, sigqueue and SIGCHLD (128 bytes in all).
-    let mut info = [0i32; 32];
-    let zero = [0i64; 2];
-    let timeout = if wait { core::ptr::null() } else { zero.as_ptr() };
-    // SAFETY: the kernel reads an 8-byte signal set from `set` (a larger sigset_t) and a
-    // timespec from `timeout` (NULL: none), and writes one 128-byte siginfo into `info`.
-    let r = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &set.0, info.as_mut_ptr(), timeout, 8usize) };
-    if r <= 0 {
-        return None;
+/// Blocks until a signal is pending, then reads up to 16 into `out`; returns how many.
+pub fn read_signals(fd: &Fd, out: &mut [SignalInfo; 16]) -> usize {
+    const INFO: usize = size_of::<libc::signalfd_siginfo>();
+    let mut raw = [MaybeUninit::<libc::signalfd_siginfo>::uninit(); 16];
+    // SAFETY: the kernel writes whole signalfd_siginfo records into `raw`, at most its size.
+    let n = unsafe { libc::read(fd.raw(), raw.as_mut_ptr().cast(), INFO * 16) };
+    if n <= 0 {
+        return 0;
     }
-    Some(SignalInfo { signal: info[0], sender_pid: info[4], code: info[2] })
+    let count = (n as usize / INFO).min(16);
+    for (slot, info) in out.iter_mut().zip(raw.iter()).take(count) {
+        // SAFETY: the first `count` records were written by the kernel above.
+        let info = unsafe { info.assume_init_ref() };
+        *slot = SignalInfo { signal: info.ssi_signo as i32, sender_pid: info.ssi_pid as i32, code: info.ssi_code };
+    }
+    count
 }
 
 // ---------------------------------------------------------------------------------------
@@ -496,7 +493,7 @@ pub fn now() -> Millis {
 }
 
 /// A POSIX timer on CLOCK_MONOTONIC that queues `signal` (code `SI_TIMER`) when it
-/// fires: deadlines arrive in the one wait like everything else. Its signal is allocated
+/// fires: deadlines arrive in the signalfd like everything else. Its signal is allocated
 /// with the timer, so a full signal queue cannot lose it.
 pub struct Timer(c_int);
 
@@ -529,9 +526,10 @@ impl Timer {
 /// The signal of the deadline timer: 33, which no user names (libc's SIGRTMIN is 34).
 pub const TIMER_SIGNAL: i32 = 33;
 pub const SI_TIMER: i32 = -2;
+const POLL_IN: i32 = 1;
 
 /// Makes the kernel send drinit SIGIO whenever `fd` becomes ready (O_ASYNC), so the one
-/// wait covers the socket too. SIGIO, not a realtime signal: one is
+/// wait in the signalfd covers the socket too. SIGIO, not a realtime signal: one is
 /// pending at most, so a flood of datagrams cannot pile up a queue of stale signals
 /// (the socket is read to the end on each). Raw fcntl: musl's wrapper is 341 bytes of
 /// cases drinit does not use.
@@ -541,6 +539,19 @@ pub fn signal_when_ready(fd: &Fd) -> SysResult<()> {
         check(unsafe { libc::syscall(libc::SYS_fcntl, fd.raw(), command, arg) } as c_int)?;
     }
     Ok(())
+}
+
+/// Queues SIGIO to drinit itself, as the kernel would: "look at the sockets again" after
+/// a bounded batch, behind the signals already waiting.
+pub fn queue_readable_to_self() -> SysResult<()> {
+    // siginfo_t: signo, errno, code, then the union (128 bytes in all).
+    let mut info = [0i32; 32];
+    info[0] = libc::SIGIO;
+    info[2] = POLL_IN;
+    // SAFETY: the kernel reads one 128-byte siginfo from `info`, a valid local. A process
+    // may queue any code to itself.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, getpid(), libc::SIGIO, info.as_ptr()) };
+    check(r as c_int).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -340,7 +340,7 @@ fn socket_activation_hands_fds_and_its_own_pid_to_the_program() {
     std::fs::write(scratch.path("passed"), "the passed fd\n").unwrap();
     let drinit = drinit().display().to_string();
     // drinit (not PID 1 here) started the way an activator starts it: fd 3 open, LISTEN_PID
-    // its own pid, LISTEN_FDS=1. It opens its own fds (timer, sockets) first.
+    // its own pid, LISTEN_FDS=1. It opens its own fds (signalfd, sockets) first.
     let wrapper = format!(
         "exec 3<{passed}; LISTEN_PID=$$ LISTEN_FDS=1 DRINIT_SOCKET=$DRINIT_SOCKET.inner exec {drinit} --notify --health-tcp 1 \
          --on-unhealthy none -- sh -c '{program}'",
