@@ -101,10 +101,6 @@ impl Server {
         Ok(Server { fd, replies: sys::unix_dgram_socket(true)?, own_uid: sys::geteuid(), rejected: 0 })
     }
 
-    pub fn fd(&self) -> &Fd {
-        &self.fd
-    }
-
     /// The next datagram: a request, one dropped (counted; it still counts towards the
     /// caller's bound, or a flood of garbage would keep drinit here for good), or none.
     pub fn receive(&mut self) -> Received {

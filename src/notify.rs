@@ -119,11 +119,6 @@ impl Notify {
         Ok(notify)
     }
 
-    /// The socket to poll for the program's datagrams, with `--notify`.
-    pub fn socket(&self) -> Option<&Fd> {
-        self.socket.as_ref().filter(|_| self.downward)
-    }
-
     /// What the program's environment gets: drinit's own `NOTIFY_SOCKET` with `--notify`;
     /// else, when drinit inherited one, the bare name, which removes it (child.rs).
     pub fn program_variable(&self) -> Option<&CStr> {
@@ -275,7 +270,7 @@ mod tests {
         assert_eq!(notify.program_ready(), Some(true));
         let without = Notify::open(false, b"unused").unwrap();
         assert_eq!(without.program_ready(), None);
-        assert!(without.socket().is_none());
+        assert!(!without.downward, "no datagrams taken from the program without --notify");
     }
 
     #[test]

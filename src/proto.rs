@@ -203,6 +203,7 @@ pub struct NotifyStatus {
 impl NotifyStatus {
     pub const EMPTY: NotifyStatus = NotifyStatus { text: [0; NOTIFY_STATUS_LEN], len: 0 };
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: &[u8]) -> NotifyStatus {
         let mut status = NotifyStatus::EMPTY;
         for (dst, &src) in status.text.iter_mut().zip(bytes) {

@@ -894,10 +894,6 @@ impl Args {
         Args { argv, argc: argc.max(0) as usize }
     }
 
-    pub fn len(&self) -> usize {
-        self.argc
-    }
-
     pub fn get(&self, index: usize) -> Option<&'static CStr> {
         if index >= self.argc {
             return None;

@@ -136,8 +136,20 @@ impl Tree {
     }
 }
 
-/// `/proc/PID/stat`'s parent and start time.
+/// `/proc/PID/stat`'s parent and start time; `None` once PID is gone. A process caught
+/// being reaped (its stat opened, its pid already released) names parent 0 for an
+/// instant, as does a live one entered from outside the namespace (`nsenter`, `docker
+/// exec`): a second read tells them apart, for the pid of a released process is gone
+/// for good by then.
 fn stat_of(pid: i32) -> Option<Stat> {
+    let stat = read_stat(pid)?;
+    if stat.parent == 0 && read_stat(pid).is_none() {
+        return None;
+    }
+    Some(stat)
+}
+
+fn read_stat(pid: i32) -> Option<Stat> {
     let mut path = [0u8; 32];
     let mut digits = [0u8; 20];
     let len = join(&mut path, &[b"/proc/", log::format_i64(pid as i64, &mut digits), b"/stat"]);
