@@ -35,6 +35,10 @@ UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"]
 
 ORPHANS = 10_000
 IDLE_SECONDS = 3.0
+# The signal loops start fresh instances this many times per run: where the scheduler puts
+# an init, its program and the sender (same CPU or not) decides an unpinned latency by a
+# factor of four, and it sticks to an instance; more instances, more placements sampled.
+SIGNAL_GROUPS = 10
 
 
 T0 = time.monotonic()
@@ -221,6 +225,14 @@ class Instance:
         os.unlink(self.fifo)
 
 
+def rotated(items, k):
+    """`items` starting at its k-th (mod len): each repetition puts another init first, as
+    the first of a round was measured ~15% slower whichever init it was (a cold cache after
+    the previous round's last)."""
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
 def median(values):
     return statistics.median(values) if values else None
 
@@ -239,8 +251,8 @@ def bench_startup(inits, reps):
     runs = [("baseline", [true])] + [(i.name, i.command([true])) for i in inits]
     times = {name: [] for name, _ in runs}
     env = dict(os.environ)
-    for _ in range(reps):
-        for name, program in runs:
+    for rep in range(reps):
+        for name, program in rotated(runs, rep):
             argv = UNSHARE + program
             start = time.perf_counter_ns()
             pid = os.posix_spawnp(argv[0], argv, env)
@@ -271,36 +283,41 @@ DIRECT = Init("direct", None, [])
 
 def bench_signals(inits, workdir, count, pinned):
     """Latency from kill(SIGUSR1) to the init's host pid until the program answers, per
-    init and for DIRECT."""
+    init and for DIRECT, over SIGNAL_GROUPS sets of fresh instances; and the init's CPU
+    per forwarded signal."""
     tag = "sig-pinned" if pinned else "sig"
-    instances = []
+    everyone = inits + [DIRECT]
+    times = {i.name: [] for i in everyone}
+    used = {i.name: 0.0 for i in inits}
+    rounds = max(1, count // SIGNAL_GROUPS)
     previous_affinity = os.sched_getaffinity(0)
-    try:
-        for init in inits + [DIRECT]:
-            instances.append(Instance(init, [PY, "-c", RESPONDER], workdir, tag, pinned=pinned))
-        if pinned:
-            # The sender shares the CPU too: no cross-CPU wake-ups, no migrations.
-            os.sched_setaffinity(0, {0})
-        times = {i.init.name: [] for i in instances}
-        cpu_before = {i.init.name: cpu_ms(i.pid) for i in instances}
-        for _ in range(count):
+    for group in range(SIGNAL_GROUPS):
+        instances = []
+        try:
+            for init in rotated(everyone, group):
+                instances.append(Instance(init, [PY, "-c", RESPONDER], workdir, f"{tag}{group}", pinned=pinned))
+            if pinned:
+                # The sender shares the CPU too: no cross-CPU wake-ups, no migrations.
+                os.sched_setaffinity(0, {0})
+            cpu_before = {i.init.name: cpu_ms(i.pid) for i in instances}
+            for k in range(rounds):
+                for inst in rotated(instances, k):
+                    start = time.perf_counter_ns()
+                    os.kill(inst.pid, signal.SIGUSR1)
+                    inst.expect(b"a", 5)
+                    times[inst.init.name].append((time.perf_counter_ns() - start) / 1e3)
+            # The init's own CPU: free of the scheduling noise in the wall-clock latency.
+            # DIRECT's is the program's, not an init's: left out.
             for inst in instances:
-                start = time.perf_counter_ns()
-                os.kill(inst.pid, signal.SIGUSR1)
-                inst.expect(b"a", 5)
-                times[inst.init.name].append((time.perf_counter_ns() - start) / 1e3)
-        # The init's own CPU per forwarded signal (µs): free of the scheduling noise in the
-        # wall-clock latency. DIRECT's is the program's, not an init's: left out.
-        cpu = {}
-        for inst in instances:
-            used = cpu_delta(cpu_before[inst.init.name], cpu_ms(inst.pid))
-            cpu[inst.init.name] = None if used is None else used * 1e3 / count
-        cpu.pop(DIRECT.name)
-        return times, cpu
-    finally:
-        os.sched_setaffinity(0, previous_affinity)
-        for inst in instances:
-            inst.stop()
+                if inst.init.name in used:
+                    delta = cpu_delta(cpu_before[inst.init.name], cpu_ms(inst.pid))
+                    used[inst.init.name] = None if delta is None or used[inst.init.name] is None else used[inst.init.name] + delta
+        finally:
+            os.sched_setaffinity(0, previous_affinity)
+            for inst in instances:
+                inst.stop()
+    cpu = {n: None if u is None else u * 1e3 / (rounds * SIGNAL_GROUPS) for n, u in used.items()}
+    return times, cpu
 
 
 # The orphans are dash subshells blocked opening a fifo that nobody ever writes; they get a
@@ -327,7 +344,7 @@ def bench_reaping(inits, workdir, reps):
     peak = {i.name: [] for i in inits}
     env = {"FORK_LOOP": FORK_LOOP, "PER_SHELL": str(ORPHANS // 10), "BLOCK": block}
     for rep in range(reps):
-        for init in inits:
+        for init in rotated(inits, rep):
             inst = Instance(init, ["sh", "-c", REAPER_PROGRAM], workdir, f"reap{rep}", env=env)
             try:
                 pgid = orphan_group(inst)
@@ -589,6 +606,7 @@ RUNTIME = {
     "signal": "signal latency",
     "signal_pinned": "signal latency (pinned)",
     "signal_cpu": "CPU per forwarded signal",
+    "signal_cpu_pinned": "CPU per forwarded signal (pinned)",
     "reap": "reaping",
     "reap_cpu": "CPU to reap",
     "syscalls_signal": "system calls per forwarded signal",
@@ -656,7 +674,7 @@ def goals(base, results):
         ok = round(vs, 2) <= 1.0
         lines.append(f"- ≤ best peer on {label}: {'met' if ok else 'not met'} ({vs:.2f}× {best[0]})")
     if base is not None:
-        for key in ("startup", "signal", "signal_pinned", "signal_cpu", "reap", "reap_cpu"):
+        for key in ("startup", "signal", "signal_pinned", "signal_cpu", "signal_cpu_pinned", "reap", "reap_cpu"):
             d, t = results[key].get("drinit"), results[key].get(base)
             if d is not None and t:
                 lines.append(f"- ≤ 1.0× {base} on {RUNTIME[key]}: {'met' if round(d / t, 2) <= 1.0 else 'not met'} ({d / t:.2f}×)")
@@ -689,6 +707,7 @@ def report(inits, base, results, params, elapsed):
         ("signal", f"signal forwarding latency, µs (median of {params['signals']}{of_runs})", results["signal"], 1),
         ("signal_pinned", f"signal forwarding latency pinned to CPU 0, µs (median of {params['signals']}{of_runs})", results["signal_pinned"], 1),
         ("signal_cpu", f"init's CPU time per forwarded signal, µs{cpu_of_runs}", results["signal_cpu"], 2),
+        ("signal_cpu_pinned", f"init's CPU time per forwarded signal pinned to CPU 0, µs{cpu_of_runs}", results["signal_cpu_pinned"], 2),
         ("syscalls_signal", f"system calls per forwarded signal ({SYSCALL_SIGNALS}, strace)", results["syscalls_signal"], 2),
         ("", "which, once per signal", {n: f"`{v}`" for n, v in names.items()}, 0),
         ("reap", f"reap {ORPHANS:,} orphans, ms (median of {params['reaps']}{of_runs})", results["reap"], 1),
@@ -734,15 +753,18 @@ def report(inits, base, results, params, elapsed):
         "## How each number is measured",
         "",
         "Each init runs as PID 1 under `unshare --pid --fork --mount-proc`; every metric is measured for all",
-        f"inits in the same run, interleaved round-robin within each repetition; the whole run is repeated {runs} times",
-        "and each cell is the median of the runs' values (the machine is noisy: compare within a run).",
+        f"inits in the same run, interleaved round-robin within each repetition, each repetition starting with",
+        "the next init (whichever init came first in a round measured slower); the whole run is repeated",
+        f"{runs} times and each cell is the median of the runs' values (the machine is noisy: compare within a run).",
         "",
         f"- **startup+exit**: wall time of `unshare … INIT -- /bin/true` (dumb-init: `dumb-init /bin/true`) minus",
         f"  that of `unshare … /bin/true` alone (median {results['startup_base']:.3f} ms), spawn to exit.",
         "- **signal latency**: the program blocks SIGUSR1 and waits in `sigwaitinfo`; the bench sends SIGUSR1 to",
         "  the init's host pid and times until the program's answer arrives on a fifo. All inits run at once and",
-        "  get one signal each in turn. The pinned row runs the inits, the programs and the sender on CPU 0 only",
-        "  (`taskset -c 0`): the unpinned median depends on where the scheduler puts the three processes.",
+        f"  get one signal each in turn, and are started afresh {SIGNAL_GROUPS} times per run ({params['signals'] // SIGNAL_GROUPS} signals each): the",
+        "  unpinned latency depends on where the scheduler puts the three processes (one CPU or two: a",
+        "  factor of four), and a placement sticks to an instance. The pinned rows run the inits, the",
+        "  programs and the sender on CPU 0 only (`taskset -c 0`).",
         "  The same program run as PID 1 itself and signalled directly, in the same loop, answers in",
         f"  {results['signal_direct']:.1f} µs ({results['signal_pinned_direct']:.1f} µs pinned): the rest is what the init adds.",
         f"- **reaping**: the program forks {ORPHANS:,} shell subshells into a session of their own and lets the forking",
@@ -750,9 +772,10 @@ def report(inits, base, results, params, elapsed):
         "  until the namespace's `/proc` lists only the init and the program (no zombie left), polled every 0.5 ms",
         "  once fewer than 100 are left (every 5 ms before: listing 10,000 pids takes CPU the init needs).",
         "  The peak RSS is the init's `VmHWM` afterwards.",
-        "- **init's CPU time**: `se.sum_exec_runtime` of the init (`/proc/PID/sched`) before and after the unpinned",
+        "- **init's CPU time**: `se.sum_exec_runtime` of the init (`/proc/PID/sched`) before and after each",
         "  signal loop (divided by the number of signals) and around each reaping: the init's own work, without the",
-        "  wake-up and scheduling delays that dominate the wall-clock rows on a small machine.",
+        "  wake-up delays of the wall-clock rows; unpinned it includes the cost of waking across CPUs, so it",
+        "  follows the placement too; pinned it is the init's own path.",
         f"- **system calls**: `strace -c -p` on the init while it forwards {SYSCALL_SIGNALS} SIGUSR1 (one at a time, each",
         "  answered by the program before the next), divided by the count; and while it reaps",
         f"  {SYSCALL_ORPHANS:,} orphans killed at once (as for the reaping row). Once, after the runs: strace slows what it traces.",
@@ -791,7 +814,7 @@ def measure(inits, workdir, params):
     log(f"signal latency: {params['signals']} signals to each init, unpinned")
     signal_times, r["signal_cpu"] = bench_signals(inits, workdir, params["signals"], pinned=False)
     log(f"signal latency: {params['signals']} signals to each init, pinned to CPU 0")
-    pinned_times, _ = bench_signals(inits, workdir, params["signals"], pinned=True)
+    pinned_times, r["signal_cpu_pinned"] = bench_signals(inits, workdir, params["signals"], pinned=True)
     log(f"reaping: {params['reaps']} x {ORPHANS} orphans per init")
     r["reap"], r["reap_cpu"], r["peak_rss"] = bench_reaping(inits, workdir, params["reaps"])
     log(f"idle: {params['idle']} x {IDLE_SECONDS:g} s, all inits at once")
