@@ -99,54 +99,97 @@ fn request_flood_helper() {
     println!("sent {sent} answered {answered}");
 }
 
+/// What a flood test runs: drinit with a probe that leaves a line in `probes` each
+/// second, a program counting signal 35, and a helper of this binary flooding drinit's
+/// socket from inside its namespace.
+struct Flood {
+    scratch: Scratch,
+    init: Init,
+    helper: Option<std::process::Child>,
+    probes_before: usize,
+    /// Signals 35 sent to drinit while the helper ran.
+    signals: usize,
+}
+
+const FLOOD_MS: u64 = 3500;
+
+impl Flood {
+    /// Starts it all and sends drinit `per_10ms` signals 35 every 10 ms for FLOOD_MS
+    /// (paced, so the program's own queue of realtime signals never fills).
+    fn run(name: &str, helper: &str, clients: u32, per_10ms: usize) -> Flood {
+        let scratch = Scratch::new(name);
+        let probe = format!("echo p >> {}", scratch.path("probes").display());
+        let program = counter(&scratch, "got", &[35]);
+        let init = Init::start(&["--health-cmd", "sh", "--health-arg", "-c", "--health-arg", &probe, "--health-interval", "1", "--", &program]);
+        assert!(eventually(Duration::from_secs(10), || scratch.read("got").contains("ready")), "the counter did not start");
+        let probes_before = probes(&scratch);
+        let helper = init
+            .in_namespace()
+            .arg(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", helper, "--quiet", "--nocapture"])
+            .env("DRINIT_TEST_CLIENTS", clients.to_string())
+            .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok();
+        let drinit = init.pid();
+        let started = Instant::now();
+        let mut signals = 0;
+        while started.elapsed() < Duration::from_millis(FLOOD_MS) {
+            for _ in 0..per_10ms {
+                assert!(kill(drinit, 35), "kill drinit");
+                signals += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Flood { scratch, init, helper, probes_before, signals }
+    }
+
+    fn probed(&self) -> usize {
+        probes(&self.scratch) - self.probes_before
+    }
+
+    /// The helper's line that starts with `prefix`, once it has ended well.
+    fn helper_said(&mut self, prefix: &str) -> String {
+        let out = self.helper.take().expect("the flood helper started").wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "flood helper failed: {}", stderr(&out));
+        said.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned()
+    }
+
+    /// Every signal 35 sent reached the program, one by one.
+    fn assert_all_forwarded(&self) {
+        let expected = format!("35:{}", self.signals);
+        assert!(
+            eventually(Duration::from_secs(10), || self.scratch.read("got").trim() == expected),
+            "signals lost: {} of {}",
+            self.scratch.read("got").trim(),
+            self.signals
+        );
+    }
+}
+
+fn probes(scratch: &Scratch) -> usize {
+    scratch.read("probes").lines().count()
+}
+
 #[test]
 fn a_flood_of_requests_signals_and_deadlines_loses_nothing() {
     let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    const FLOOD_MS: u64 = 3500;
-    let scratch = Scratch::new("flood");
-    let probes = scratch.path("probes");
-    let probe = format!("echo p >> {}", probes.display());
-    let program = counter(&scratch, "got", &[35]);
-    let init = Init::start(&["--health-cmd", "sh", "--health-arg", "-c", "--health-arg", &probe, "--health-interval", "1", "--", &program]);
-    assert!(eventually(Duration::from_secs(10), || scratch.read("got").contains("ready")), "the counter did not start");
-    let probes_before = scratch.read("probes").lines().count();
-    let flood = init
-        .in_namespace()
-        .arg(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "request_flood_helper", "--quiet", "--nocapture"])
-        .env("DRINIT_TEST_CLIENTS", "4")
-        .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Realtime signals queue one by one: each must reach the program, none coalesce.
-    // Paced (50 per 10 ms) so the program's own queue never fills.
-    let drinit = init.pid();
-    let started = Instant::now();
-    let mut signals = 0;
-    while started.elapsed() < Duration::from_millis(FLOOD_MS) {
-        for _ in 0..50 {
-            assert!(kill(drinit, 35), "kill drinit");
-            signals += 1;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = flood.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "flood helper failed: {}", stderr(&out));
-    let line = said.lines().find(|l| l.starts_with("sent ")).unwrap_or_default();
+    let mut flood = Flood::run("flood", "request_flood_helper", 4, 50);
+    let line = flood.helper_said("sent ");
     let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    assert!(numbers.len() == 2 && numbers[0] > 1000 && numbers[0] == numbers[1], "requests went unanswered: {said}");
-    let expected = format!("35:{signals}");
-    assert!(eventually(Duration::from_secs(10), || scratch.read("got").trim() == expected), "signals lost: {} of {signals}", scratch.read("got").trim());
+    assert!(numbers.len() == 2 && numbers[0] > 1000 && numbers[0] == numbers[1], "requests went unanswered: {line}");
+    flood.assert_all_forwarded();
     // The probe deadline fires once a second throughout.
-    let probed = scratch.read("probes").lines().count() - probes_before;
+    let probed = flood.probed();
     assert!(probed >= 3, "{probed} probes in {FLOOD_MS} ms: deadlines were lost in the flood");
-    let status = init.status_json();
+    let status = flood.init.status_json();
     assert_eq!(json_string(&status, "health").as_deref(), Some("healthy"), "{status}");
     assert_eq!(json_number(&status, "rejected_requests"), Some(0), "{status}");
-    eprintln!("{line} requests, {signals} signals, {probed} probes in {FLOOD_MS} ms");
+    eprintln!("{line} requests, {} signals, {probed} probes in {FLOOD_MS} ms", flood.signals);
 }
 
 /// Not a test of its own: `DRINIT_TEST_CLIENTS` threads send 3-byte garbage datagrams
@@ -184,50 +227,20 @@ fn blaster_helper() {
 #[test]
 fn a_flood_that_never_lets_up_starves_neither_signals_nor_deadlines() {
     let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    const FLOOD_MS: u64 = 3500;
-    let scratch = Scratch::new("blast");
-    let probes = scratch.path("probes");
-    let probe = format!("echo p >> {}", probes.display());
-    let program = counter(&scratch, "got", &[35]);
-    let init = Init::start(&["--health-cmd", "sh", "--health-arg", "-c", "--health-arg", &probe, "--health-interval", "1", "--", &program]);
-    assert!(eventually(Duration::from_secs(10), || scratch.read("got").contains("ready")), "the counter did not start");
-    let probes_before = scratch.read("probes").lines().count();
-    let blast = init
-        .in_namespace()
-        .arg(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "blaster_helper", "--quiet", "--nocapture"])
-        .env("DRINIT_TEST_CLIENTS", "3")
-        .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drinit = init.pid();
-    let started = Instant::now();
-    let mut signals = 0;
-    while started.elapsed() < Duration::from_millis(FLOOD_MS) {
-        for _ in 0..10 {
-            assert!(kill(drinit, 35), "kill drinit");
-            signals += 1;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let forwarded_during = scratch.read("got");
-    let probed = scratch.read("probes").lines().count() - probes_before;
-    let out = blast.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "blaster failed: {}", stderr(&out));
-    let line = said.lines().find(|l| l.starts_with("blasted ")).unwrap_or_default().to_owned();
+    let mut flood = Flood::run("blast", "blaster_helper", 3, 10);
+    let forwarded_during = flood.scratch.read("got");
+    let probed = flood.probed();
+    let line = flood.helper_said("blasted ");
     let blasted: u64 = line.trim_start_matches("blasted ").parse().unwrap_or(0);
-    assert!(blasted > 10_000, "the flood was too thin to test anything: {said}");
+    assert!(blasted > 10_000, "the flood was too thin to test anything: {line}");
     // Taken while the flood still ran: the signals were forwarded as they came (most of
     // them: the program that counts them gets its share of the CPUs too; a drinit kept
     // in its socket by the flood forwards next to none).
+    let signals = flood.signals;
     let forwarded: usize = forwarded_during.trim().strip_prefix("35:").and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(forwarded * 2 >= signals, "signals starved by the flood: {forwarded} of {signals} forwarded while it ran");
     assert!(probed >= 3, "{probed} probes in {FLOOD_MS} ms: the timer starved by the flood");
-    let expected = format!("35:{signals}");
-    assert!(eventually(Duration::from_secs(10), || scratch.read("got").trim() == expected), "signals lost: {} of {signals}", scratch.read("got").trim());
+    flood.assert_all_forwarded();
     eprintln!("{blasted} datagrams, {signals} signals ({forwarded} forwarded during the flood), {probed} probes in {FLOOD_MS} ms");
 }
 
