@@ -58,10 +58,10 @@ extern "C" {
 /// Not a test of its own: `DRINIT_TEST_CLIENTS` sockets each send status requests for
 /// `DRINIT_TEST_MS`, 8 in flight at a time (the kernel queues 10 datagrams per socket),
 /// and expect every reply; prints `sent N answered M`.
-#[test]
-#[ignore = "helper process for a_flood_of_requests_signals_and_deadlines_loses_nothing"]
-fn request_flood_helper() {
-    use std::os::fd::AsRawFd;
+/// For the helpers below, run in drinit's namespace: `DRINIT_TEST_CLIENTS` threads, each
+/// with a socket of its own, calling `client(socket, drinit's address, until)` for
+/// `DRINIT_TEST_MS`; what they return.
+fn from_client_threads<T: Send + 'static>(client: fn(UnixDatagram, std::os::unix::net::SocketAddr, Instant) -> T) -> Vec<T> {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::SocketAddr;
     let clients: u32 = std::env::var("DRINIT_TEST_CLIENTS").expect("run by the flood test").parse().unwrap();
@@ -71,31 +71,41 @@ fn request_flood_helper() {
     let threads: Vec<_> = (0..clients)
         .map(|_| {
             let to = to.clone();
-            std::thread::spawn(move || {
-                let socket = UnixDatagram::unbound().unwrap();
-                // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
-                assert_eq!(unsafe { setsockopt(socket.as_raw_fd(), 1, 16, &1, 4) }, 0);
-                socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-                let (mut sent, mut answered) = (0u32, 0u32);
-                let mut reply = [0u8; 256];
-                while Instant::now() < until {
-                    for _ in 0..8 {
-                        socket.send_to_addr(&status_frame(sent), &to).unwrap();
-                        sent += 1;
-                    }
-                    for _ in 0..8 {
-                        // A lost reply shows as a timeout: counted as unanswered.
-                        match socket.recv(&mut reply) {
-                            Ok(n) if n >= 12 => answered += 1,
-                            _ => break,
-                        }
-                    }
-                }
-                (sent, answered)
-            })
+            std::thread::spawn(move || client(UnixDatagram::unbound().unwrap(), to, until))
         })
         .collect();
-    let (sent, answered) = threads.into_iter().map(|t| t.join().unwrap()).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// Not a test of its own: each client sends status requests, 8 in flight at a time (the
+/// kernel queues 10 datagrams per socket), and expects every reply; prints `sent N
+/// answered M`.
+#[test]
+#[ignore = "helper process for a_flood_of_requests_signals_and_deadlines_loses_nothing"]
+fn request_flood_helper() {
+    use std::os::fd::AsRawFd;
+    let counts = from_client_threads(|socket, to, until| {
+        // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
+        assert_eq!(unsafe { setsockopt(socket.as_raw_fd(), 1, 16, &1, 4) }, 0);
+        socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let (mut sent, mut answered) = (0u32, 0u32);
+        let mut reply = [0u8; 256];
+        while Instant::now() < until {
+            for _ in 0..8 {
+                socket.send_to_addr(&status_frame(sent), &to).unwrap();
+                sent += 1;
+            }
+            for _ in 0..8 {
+                // A lost reply shows as a timeout: counted as unanswered.
+                match socket.recv(&mut reply) {
+                    Ok(n) if n >= 12 => answered += 1,
+                    _ => break,
+                }
+            }
+        }
+        (sent, answered)
+    });
+    let (sent, answered) = counts.into_iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     println!("sent {sent} answered {answered}");
 }
 
@@ -192,34 +202,21 @@ fn a_flood_of_requests_signals_and_deadlines_loses_nothing() {
     eprintln!("{line} requests, {} signals, {probed} probes in {FLOOD_MS} ms", flood.signals);
 }
 
-/// Not a test of its own: `DRINIT_TEST_CLIENTS` threads send 3-byte garbage datagrams
-/// (dropped, never answered) as fast as drinit takes them, for `DRINIT_TEST_MS`.
+/// Not a test of its own: each client sends 3-byte garbage datagrams (dropped, never
+/// answered) as fast as drinit takes them; prints `blasted N`.
 #[test]
 #[ignore = "helper process for a_flood_that_never_lets_up_starves_neither_signals_nor_deadlines"]
 fn blaster_helper() {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::SocketAddr;
-    let clients: u32 = std::env::var("DRINIT_TEST_CLIENTS").expect("run by the flood test").parse().unwrap();
-    let ms: u64 = std::env::var("DRINIT_TEST_MS").unwrap().parse().unwrap();
-    let to = SocketAddr::from_abstract_name(std::env::var("DRINIT_SOCKET").unwrap().as_bytes()).unwrap();
-    let until = Instant::now() + Duration::from_millis(ms);
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let to = to.clone();
-            std::thread::spawn(move || {
-                let socket = UnixDatagram::unbound().unwrap();
-                let mut sent = 0u64;
-                while Instant::now() < until {
-                    // Blocking: waits for room in drinit's queue, so it is never empty.
-                    socket.send_to_addr(b"bad", &to).unwrap();
-                    sent += 1;
-                }
-                sent
-            })
-        })
-        .collect();
-    let sent: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    println!("blasted {sent}");
+    let counts = from_client_threads(|socket, to, until| {
+        let mut sent = 0u64;
+        while Instant::now() < until {
+            // Blocking: waits for room in drinit's queue, so it is never empty.
+            socket.send_to_addr(b"bad", &to).unwrap();
+            sent += 1;
+        }
+        sent
+    });
+    println!("blasted {}", counts.into_iter().sum::<u64>());
 }
 
 /// A sender that never lets up keeps drinit's control socket full: every batch of 64
