@@ -35,10 +35,14 @@ UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"]
 
 ORPHANS = 10_000
 IDLE_SECONDS = 3.0
-# The signal loops start fresh instances this many times per run: where the scheduler puts
+# The signal loops start fresh instances, one set after another: where the scheduler puts
 # an init, its program and the sender (same CPU or not) decides an unpinned latency by a
-# factor of four, and it sticks to an instance; more instances, more placements sampled.
-SIGNAL_GROUPS = 10
+# factor of four, it sticks to an instance, and it follows the order of starting: of five
+# drinits and DIRECT started in turn, the first answered fast in 17 of 20 sets, the last
+# in 0 of 20. So every init is started at every place of that order, SIGNAL_ROTATIONS
+# times (with 10 sets for 6 instances, dumb-init had been started among the first four
+# twice as often as drinit, and had the fastest unpinned latency in every run).
+SIGNAL_ROTATIONS = 2
 
 
 T0 = time.monotonic()
@@ -300,17 +304,24 @@ while True:
 DIRECT = Init("direct", None, [])
 
 
+def signal_groups(inits):
+    """Sets of fresh instances per signal loop: each init (and DIRECT) first, second, …
+    of a set's start SIGNAL_ROTATIONS times."""
+    return SIGNAL_ROTATIONS * (len(inits) + 1)
+
+
 def bench_signals(inits, workdir, count, pinned):
     """Latency from kill(SIGUSR1) to the init's host pid until the program answers, per
-    init and for DIRECT, over SIGNAL_GROUPS sets of fresh instances; and the init's CPU
+    init and for DIRECT, over signal_groups() sets of fresh instances; and the init's CPU
     per forwarded signal."""
     tag = "sig-pinned" if pinned else "sig"
     everyone = inits + [DIRECT]
     times = {i.name: [] for i in everyone}
     used = {i.name: 0.0 for i in inits}
-    rounds = max(1, count // SIGNAL_GROUPS)
+    groups = signal_groups(inits)
+    rounds = max(1, count // groups)
     previous_affinity = os.sched_getaffinity(0)
-    for group in range(SIGNAL_GROUPS):
+    for group in range(groups):
         instances = []
         try:
             for init in rotated(everyone, group):
@@ -335,7 +346,7 @@ def bench_signals(inits, workdir, count, pinned):
             os.sched_setaffinity(0, previous_affinity)
             for inst in instances:
                 inst.stop()
-    cpu = {n: None if u is None else u * 1e3 / (rounds * SIGNAL_GROUPS) for n, u in used.items()}
+    cpu = {n: None if u is None else u * 1e3 / (rounds * groups) for n, u in used.items()}
     return times, cpu
 
 
@@ -677,7 +688,7 @@ def table(inits, base, rows):
 
 def per_run_table(results):
     runs = results["runs"]
-    lines = ["| drinit ÷ best peer | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | median of the runs |",
+    lines = ["| drinit ÷ best peer | " + " | ".join(f"run {i + 1}" for i in range(len(runs))) + " | from the medians |",
              "|---|" + "---:|" * (len(runs) + 1)]
     for key, label in RUNTIME.items():
         if key not in runs[0]:
@@ -729,6 +740,7 @@ def report(inits, base, results, params, elapsed):
     of_runs = f", median of {runs} runs" if runs > 1 else ""
     cpu_of_runs = f" (median of {runs} runs)" if runs > 1 else ""
     names = results.get("syscall_names", {})
+    groups = signal_groups(inits)
     rows = [
         ("startup", f"startup+exit overhead, ms (median of {params['startup']}{of_runs})", results["startup"], 3),
         ("signal", f"signal forwarding latency, µs (median of {params['signals']}{of_runs})", results["signal"], 1),
@@ -788,9 +800,11 @@ def report(inits, base, results, params, elapsed):
         f"  that of `unshare … /bin/true` alone (median {results['startup_base']:.3f} ms), spawn to exit.",
         "- **signal latency**: the program blocks SIGUSR1 and waits in `sigwaitinfo`; the bench sends SIGUSR1 to",
         "  the init's host pid and times until the program's answer arrives on a fifo. All inits run at once and",
-        f"  get one signal each in turn, and are started afresh {SIGNAL_GROUPS} times per run ({params['signals'] // SIGNAL_GROUPS} signals each): the",
+        f"  get one signal each in turn, and are started afresh {groups} times per run ({params['signals'] // groups} signals each): the",
         "  unpinned latency depends on where the scheduler puts the three processes (one CPU or two: a",
-        "  factor of four), and a placement sticks to an instance. The pinned rows run the inits, the",
+        "  factor of four), a placement sticks to an instance, and it follows the order the instances were",
+        "  started in (the first of a set is most often fast): each init is started at each place of that",
+        f"  order {SIGNAL_ROTATIONS} times. The pinned rows run the inits, the",
         "  programs and the sender on CPU 0 only (`taskset -c 0`).",
         "  The same program run as PID 1 itself and signalled directly, in the same loop, answers in",
         f"  {results['signal_direct']:.1f} µs ({results['signal_pinned_direct']:.1f} µs pinned): the rest is what the init adds.",
