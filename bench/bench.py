@@ -483,9 +483,11 @@ class Strace:
 
 
 def per_event(calls, events):
-    """Calls per event, and the calls made at least once per event, by name."""
+    """Calls per event, and the calls made for at least one event in twenty, by name (with
+    their count per event where that is not one)."""
     total = sum(calls.values()) / events
-    names = ", ".join(f"{n}" for n, c in sorted(calls.items(), key=lambda kv: -kv[1]) if c >= events * 0.9)
+    common = [(n, c / events) for n, c in sorted(calls.items(), key=lambda kv: -kv[1]) if c >= events * 0.05]
+    names = ", ".join(n if abs(per - 1) < 0.05 else f"{n} ×{per:.2f}" for n, per in common)
     return total, names
 
 
@@ -748,7 +750,7 @@ def report(inits, base, results, params, elapsed):
         ("signal_cpu", f"init's CPU time per forwarded signal, µs{cpu_of_runs}", results["signal_cpu"], 2),
         ("signal_cpu_pinned", f"init's CPU time per forwarded signal pinned to CPU 0, µs{cpu_of_runs}", results["signal_cpu_pinned"], 2),
         ("syscalls_signal", f"system calls per forwarded signal ({SYSCALL_SIGNALS}, strace)", results["syscalls_signal"], 2),
-        ("", "which, once per signal", {n: f"`{v}`" for n, v in names.items()}, 0),
+        ("", "which, per signal", {n: f"`{v}`" for n, v in names.items()}, 0),
         ("reap", f"reap {ORPHANS:,} orphans, ms (median of {params['reaps']}{of_runs})", results["reap"], 1),
         ("reap_cpu", f"init's CPU time to reap {ORPHANS:,} orphans, ms{cpu_of_runs}", results["reap_cpu"], 1),
         ("syscalls_orphan", f"system calls per reaped orphan ({SYSCALL_ORPHANS:,} exited at once, strace)", results["syscalls_orphan"], 2),

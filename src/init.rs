@@ -210,11 +210,22 @@ impl Init {
 
     fn run(mut self) -> ! {
         let mut batch = [SignalInfo { signal: 0, sender_pid: 0, code: 0 }; 16];
+        let every_signal = SigMask::full();
+        let mut waits: u8 = 0;
         loop {
             self.arm_timer();
             self.tell_engine_when_ready();
-            // The one blocking call. More than 16 pending: the next read returns at once.
-            let count = sys::read_signals(&self.signals, &mut batch);
+            // The one blocking call: rt_sigtimedwait, which takes one signal, lowest first
+            // (~0.2 µs a signal cheaper than a read of the signalfd); every 8th wait a read
+            // of the signalfd, which takes up to 16 at once, every pending standard signal
+            // among them, so one pending again as soon as it is taken (a flood's SIGIO, a
+            // fork storm's SIGCHLD) cannot starve the higher ones for longer than that.
+            waits = waits.wrapping_add(1);
+            let count = if waits % 8 != 0 {
+                sys::take_signal(&every_signal, &mut batch)
+            } else {
+                sys::read_signals(&self.signals, &mut batch)
+            };
             // Sockets and deadlines are looked at once per batch, after its signals.
             let (mut readable, mut due) = (false, false);
             for info in batch.iter().take(count) {

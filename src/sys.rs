@@ -448,7 +448,7 @@ pub fn signalfd(mask: &SigMask) -> SysResult<Fd> {
     Ok(Fd(fd))
 }
 
-/// One signal as read from the signalfd.
+/// One signal as the kernel dequeued it.
 #[derive(Clone, Copy)]
 pub struct SignalInfo {
     pub signal: i32,
@@ -456,6 +456,24 @@ pub struct SignalInfo {
     /// `si_code`: > 0 only when the kernel generated the signal (a process cannot
     /// queue a positive code to another), `SI_TIMER` from a POSIX timer.
     pub code: i32,
+}
+
+/// Blocks until a signal of `set` (all blocked) is pending and dequeues it, the lowest
+/// first: the raw rt_sigtimedwait, as musl's sigwaitinfo retries on EINTR with a loop
+/// drinit does not need (no handler is installed). Writes it to `out[0]`; returns 1, or
+/// 0 on an error.
+pub fn take_signal(set: &SigMask, out: &mut [SignalInfo; 16]) -> usize {
+    // siginfo_t on 64-bit Linux: signo, errno, code, padding, then the union, whose first
+    // field is the sender's pid for kill, sigqueue and SIGCHLD (128 bytes in all).
+    let mut info = [0i32; 32];
+    // SAFETY: the kernel reads an 8-byte signal set from `set` (a larger sigset_t), no
+    // timeout (NULL), and writes one 128-byte siginfo into `info`.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &set.0, info.as_mut_ptr(), core::ptr::null::<libc::timespec>(), 8usize) };
+    if r <= 0 {
+        return 0;
+    }
+    out[0] = SignalInfo { signal: info[0], sender_pid: info[4], code: info[2] };
+    1
 }
 
 /// Blocks until a signal is pending, then reads up to 16 into `out`; returns how many.

@@ -14,7 +14,8 @@ fn stderr(out: &Output) -> String {
 }
 
 /// A program that counts the signals it gets (blocked, taken with sigwaitinfo, so queued
-/// realtime signals count one by one) and keeps `SIGNO:COUNT ...` in `file`.
+/// realtime signals count one by one) and keeps `SIGNO:COUNT ...` in `file`. It ignores
+/// SIGUSR1, the flood of one test: sigwaitinfo would take that one first every time.
 fn counter(scratch: &Scratch, file: &str, signals: &[i32]) -> String {
     let out = scratch.path(file);
     let list = signals.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
@@ -24,6 +25,7 @@ fn counter(scratch: &Scratch, file: &str, signals: &[i32]) -> String {
             r#"exec python3 -c '
 import os, signal
 wanted = {{{list}}}
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
 out = os.open("{out}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 counts = {{}}
@@ -110,50 +112,95 @@ fn request_flood_helper() {
 }
 
 /// What a flood test runs: drinit with a probe that leaves a line in `probes` each
-/// second, a program counting signal 35, and a helper of this binary flooding drinit's
-/// socket from inside its namespace.
+/// second, a program counting signal 35, and a flood of drinit's own (a helper of
+/// this binary on its socket, from inside its namespace, or a thread signalling it).
 struct Flood {
     scratch: Scratch,
     init: Init,
     helper: Option<std::process::Child>,
     probes_before: usize,
-    /// Signals 35 sent to drinit while the helper ran.
+    /// Signals 35 sent to drinit while the flood ran.
     signals: usize,
+    /// Of those, how many the program had counted when the last was sent.
+    forwarded_during: usize,
+    /// Probes run by then.
+    probed_during: usize,
+    /// Signals 10 sent by the `Signal10` flood.
+    signals_10: usize,
 }
 
 const FLOOD_MS: u64 = 3500;
 
+/// Where a flood comes from.
+enum Source<'a> {
+    /// This binary's `helper` run with `clients` threads on drinit's socket.
+    Helper(&'a str, u32),
+    /// A thread sending drinit signal 10 without a pause.
+    Signal10,
+}
+
 impl Flood {
     /// Starts it all and sends drinit `per_10ms` signals 35 every 10 ms for FLOOD_MS
     /// (paced, so the program's own queue of realtime signals never fills).
-    fn run(name: &str, helper: &str, clients: u32, per_10ms: usize) -> Flood {
+    fn run(name: &str, source: Source, per_10ms: usize) -> Flood {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let scratch = Scratch::new(name);
         let probe = format!("echo p >> {}", scratch.path("probes").display());
         let program = counter(&scratch, "got", &[35]);
         let init = Init::start(&["--health-cmd", "sh", "--health-arg", "-c", "--health-arg", &probe, "--health-interval", "1", "--", &program]);
         assert!(eventually(Duration::from_secs(10), || scratch.read("got").contains("ready")), "the counter did not start");
         let probes_before = probes(&scratch);
-        let helper = init
-            .in_namespace()
-            .arg(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", helper, "--quiet", "--nocapture"])
-            .env("DRINIT_TEST_CLIENTS", clients.to_string())
-            .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok();
         let drinit = init.pid();
-        let started = Instant::now();
-        let mut signals = 0;
-        while started.elapsed() < Duration::from_millis(FLOOD_MS) {
-            for _ in 0..per_10ms {
-                assert!(kill(drinit, 35), "kill drinit");
-                signals += 1;
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (helper, flooder) = match source {
+                Source::Helper(helper, clients) => {
+                    let child = init
+                        .in_namespace()
+                        .arg(std::env::current_exe().unwrap())
+                        .args(["--ignored", "--exact", helper, "--quiet", "--nocapture"])
+                        .env("DRINIT_TEST_CLIENTS", clients.to_string())
+                        .env("DRINIT_TEST_MS", FLOOD_MS.to_string())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn();
+                    (child.ok(), None)
+                }
+                Source::Signal10 => {
+                    let thread = scope.spawn(|| {
+                        let mut sent = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            sent += kill(drinit, 10) as usize;
+                        }
+                        sent
+                    });
+                    (None, Some(thread))
+                }
+            };
+            let started = Instant::now();
+            let mut signals = 0;
+            while started.elapsed() < Duration::from_millis(FLOOD_MS) {
+                for _ in 0..per_10ms {
+                    assert!(kill(drinit, 35), "kill drinit");
+                    signals += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Flood { scratch, init, helper, probes_before, signals }
+            let mut flood = Flood { scratch, init, helper, probes_before, signals, forwarded_during: 0, probed_during: 0, signals_10: 0 };
+            // While the flood still runs.
+            flood.forwarded_during = flood.count_of(35);
+            flood.probed_during = flood.probed();
+            stop.store(true, Ordering::Relaxed);
+            flood.signals_10 = flooder.map_or(0, |t| t.join().unwrap());
+            flood
+        })
+    }
+
+    /// How many of `signal` the program has counted.
+    fn count_of(&self, signal: i32) -> usize {
+        let prefix = format!("{signal}:");
+        let got = self.scratch.read("got");
+        got.split_whitespace().find_map(|w| w.strip_prefix(prefix.as_str())?.parse().ok()).unwrap_or(0)
     }
 
     fn probed(&self) -> usize {
@@ -170,13 +217,17 @@ impl Flood {
 
     /// Every signal 35 sent reached the program, one by one.
     fn assert_all_forwarded(&self) {
-        let expected = format!("35:{}", self.signals);
-        assert!(
-            eventually(Duration::from_secs(10), || self.scratch.read("got").trim() == expected),
-            "signals lost: {} of {}",
-            self.scratch.read("got").trim(),
-            self.signals
-        );
+        let signals = self.signals;
+        assert!(eventually(Duration::from_secs(10), || self.count_of(35) == signals), "signals lost: {} of {signals}", self.count_of(35));
+    }
+
+    /// Most signals 35 were forwarded as they came, and the probe deadline fired once a
+    /// second, while the flood ran (most: the program that counts them gets its share of
+    /// the CPUs too; a drinit kept busy by the flood forwards next to none).
+    fn assert_nothing_starved(&self) {
+        let (forwarded, signals, probed) = (self.forwarded_during, self.signals, self.probed_during);
+        assert!(forwarded * 2 >= signals, "signals starved by the flood: {forwarded} of {signals} forwarded while it ran");
+        assert!(probed >= 3, "{probed} probes in {FLOOD_MS} ms: the timer starved by the flood");
     }
 }
 
@@ -188,7 +239,7 @@ fn probes(scratch: &Scratch) -> usize {
 fn a_flood_of_requests_signals_and_deadlines_loses_nothing() {
     let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // Realtime signals queue one by one: each must reach the program, none coalesce.
-    let mut flood = Flood::run("flood", "request_flood_helper", 4, 50);
+    let mut flood = Flood::run("flood", Source::Helper("request_flood_helper", 4), 50);
     let line = flood.helper_said("sent ");
     let numbers: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert!(numbers.len() == 2 && numbers[0] > 1000 && numbers[0] == numbers[1], "requests went unanswered: {line}");
@@ -224,21 +275,28 @@ fn blaster_helper() {
 #[test]
 fn a_flood_that_never_lets_up_starves_neither_signals_nor_deadlines() {
     let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut flood = Flood::run("blast", "blaster_helper", 3, 10);
-    let forwarded_during = flood.scratch.read("got");
-    let probed = flood.probed();
+    let mut flood = Flood::run("blast", Source::Helper("blaster_helper", 3), 10);
     let line = flood.helper_said("blasted ");
     let blasted: u64 = line.trim_start_matches("blasted ").parse().unwrap_or(0);
     assert!(blasted > 10_000, "the flood was too thin to test anything: {line}");
-    // Taken while the flood still ran: the signals were forwarded as they came (most of
-    // them: the program that counts them gets its share of the CPUs too; a drinit kept
-    // in its socket by the flood forwards next to none).
-    let signals = flood.signals;
-    let forwarded: usize = forwarded_during.trim().strip_prefix("35:").and_then(|n| n.parse().ok()).unwrap_or(0);
-    assert!(forwarded * 2 >= signals, "signals starved by the flood: {forwarded} of {signals} forwarded while it ran");
-    assert!(probed >= 3, "{probed} probes in {FLOOD_MS} ms: the timer starved by the flood");
+    flood.assert_nothing_starved();
     flood.assert_all_forwarded();
+    let (signals, forwarded, probed) = (flood.signals, flood.forwarded_during, flood.probed_during);
     eprintln!("{blasted} datagrams, {signals} signals ({forwarded} forwarded during the flood), {probed} probes in {FLOOD_MS} ms");
+}
+
+/// A signal sent without a pause is pending again as soon as drinit takes it, and the
+/// kernel hands out the lowest pending signal first: a wait that only ever took one at a
+/// time would forward nothing else, and miss its own timer, while it lasted.
+#[test]
+fn a_signal_sent_without_a_pause_starves_neither_other_signals_nor_deadlines() {
+    let _alone = ONE_FLOOD_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let flood = Flood::run("nopause", Source::Signal10, 10);
+    assert!(flood.signals_10 > 100_000, "the flood was too thin to test anything: {} signals", flood.signals_10);
+    flood.assert_nothing_starved();
+    flood.assert_all_forwarded();
+    let (signals, forwarded, probed) = (flood.signals, flood.forwarded_during, flood.probed_during);
+    eprintln!("{} signals 10; {signals} signals 35 ({forwarded} forwarded during the flood), {probed} probes in {FLOOD_MS} ms", flood.signals_10);
 }
 
 /// Signals 32-34 are left out of libc's sigfillset (it reserves them for its threads):
