@@ -1,5 +1,6 @@
-//! The init personality: start-up, then one event loop blocked in one `read` of a
-//! signalfd. Everything arrives there as a signal: the program's and the operator's, the
+//! The init personality: start-up, then one event loop blocked in one call that dequeues
+//! signals (`rt_sigtimedwait`, every 8th time a `read` of a signalfd). Everything arrives
+//! there as a signal: the program's and the operator's, the
 //! kernel's "a socket is ready" (O_ASYNC: SIGIO) and "a deadline is due" (a POSIX timer).
 //! Signals and control requests become the same `Action`s.
 
@@ -36,7 +37,7 @@ pub enum Action {
     Restart,
 }
 
-/// What a signal read from the signalfd stands for.
+/// What a dequeued signal stands for.
 enum Event {
     Signal(Action),
     /// One of drinit's sockets is ready (O_ASYNC sends SIGIO).
@@ -80,7 +81,7 @@ pub(crate) struct Init {
 
 pub fn main(args: Args) -> i32 {
     // Signals are blocked before anything else: one that arrives during start-up then
-    // waits in the signalfd instead of killing PID 1 with its default action.
+    // waits to be dequeued instead of killing PID 1 with its default action.
     let original_mask = match sys::block_all_signals() {
         Ok(mask) => mask,
         Err(e) => {
@@ -291,7 +292,7 @@ impl Init {
 
     // ---- Events -------------------------------------------------------------------------
 
-    /// What one signal from the signalfd stands for. Only the kernel sends a positive code
+    /// What one dequeued signal stands for. Only the kernel sends a positive code
     /// to another process: a user's SIGIO or 33 is forwarded like any other signal.
     fn event_for(&self, info: SignalInfo) -> Event {
         match (info.signal, info.code) {

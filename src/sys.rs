@@ -391,7 +391,7 @@ pub struct SigMask(libc::sigset_t);
 impl SigMask {
     /// Every signal, 32-34 included: libc's sigfillset leaves out the three it reserves for
     /// its threads, and one of those unblocked would kill drinit (SIGRTMIN is 34) where
-    /// it should be forwarded, and would bypass the signalfd that drinit's sockets and
+    /// it should be forwarded, and would bypass the one wait that drinit's sockets and
     /// timer signal through.
     pub fn full() -> SigMask {
         // SAFETY: sigset_t is plain data; all-zero is valid.
@@ -511,7 +511,7 @@ pub fn now() -> Millis {
 }
 
 /// A POSIX timer on CLOCK_MONOTONIC that queues `signal` (code `SI_TIMER`) when it
-/// fires: deadlines arrive in the signalfd like everything else. Its signal is allocated
+/// fires: deadlines arrive in the one wait like everything else. Its signal is allocated
 /// with the timer, so a full signal queue cannot lose it.
 pub struct Timer(c_int);
 
@@ -547,7 +547,7 @@ pub const SI_TIMER: i32 = -2;
 const POLL_IN: i32 = 1;
 
 /// Makes the kernel send drinit SIGIO whenever `fd` becomes ready (O_ASYNC), so the one
-/// wait in the signalfd covers the socket too. SIGIO, not a realtime signal: one is
+/// wait for signals covers the socket too. SIGIO, not a realtime signal: one is
 /// pending at most, so a flood of datagrams cannot pile up a queue of stale signals
 /// (the socket is read to the end on each). Raw fcntl: musl's wrapper is 341 bytes of
 /// cases drinit does not use.
