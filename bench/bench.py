@@ -109,11 +109,11 @@ def baseline_name(inits):
 RUNNING = {}  # unshare pid -> init host pid or None
 
 
-def stat_field(pid, index):
+def stat_field(pid, index, proc="/proc"):
     """Field INDEX of /proc/PID/stat counted from the state (0: state, 1: ppid, 2: pgrp),
-    or None once the process is gone."""
+    or None once the process is gone; PROC: where that /proc is mounted."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
@@ -225,14 +225,8 @@ class Instance:
 
     def zombies(self):
         """How many of the namespace's processes have exited and wait to be reaped."""
-        count = 0
-        for pid in self.namespace_pids():
-            try:
-                with open(f"/proc/{self.pid}/root/proc/{pid}/stat") as f:
-                    count += f.read().rsplit(")", 1)[1].split()[0] == "Z"
-            except (OSError, IndexError):
-                pass  # reaped meanwhile
-        return count
+        proc = f"/proc/{self.pid}/root/proc"
+        return sum(stat_field(pid, 0, proc) == "Z" for pid in self.namespace_pids())
 
     def stop(self):
         kill_instance(self.unshare_pid)

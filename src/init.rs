@@ -1,8 +1,8 @@
 //! The init personality: start-up, then one event loop blocked in one call that dequeues
 //! signals (`rt_sigtimedwait`, every 8th time a `read` of a signalfd). Everything arrives
-//! there as a signal: the program's and the operator's, the
-//! kernel's "a socket is ready" (O_ASYNC: SIGIO) and "a deadline is due" (a POSIX timer).
-//! Signals and control requests become the same `Action`s.
+//! there as a signal: the program's and the operator's, the kernel's "a socket is ready"
+//! (O_ASYNC: SIGIO) and "a deadline is due" (a POSIX timer). Signals and control requests
+//! become the same `Action`s.
 
 use crate::args::{self, Config, OnUnhealthy, Parsed};
 use crate::child::{self, Command, Role, SpawnError};

@@ -458,21 +458,26 @@ pub struct SignalInfo {
     pub code: i32,
 }
 
+/// siginfo_t on 64-bit Linux as 32-bit words: signo, errno, code, padding, then the union,
+/// whose first field is the sender's pid for kill, sigqueue and SIGCHLD (128 bytes in all).
+const SIGINFO_WORDS: usize = 32;
+const SI_SIGNO: usize = 0;
+const SI_CODE: usize = 2;
+const SI_PID: usize = 4;
+
 /// Blocks until a signal of `set` (all blocked) is pending and dequeues it, the lowest
 /// first: the raw rt_sigtimedwait, as musl's sigwaitinfo retries on EINTR with a loop
 /// drinit does not need (no handler is installed). Writes it to `out[0]`; returns 1, or
 /// 0 on an error.
 pub fn take_signal(set: &SigMask, out: &mut [SignalInfo; 16]) -> usize {
-    // siginfo_t on 64-bit Linux: signo, errno, code, padding, then the union, whose first
-    // field is the sender's pid for kill, sigqueue and SIGCHLD (128 bytes in all).
-    let mut info = [0i32; 32];
+    let mut info = [0i32; SIGINFO_WORDS];
     // SAFETY: the kernel reads an 8-byte signal set from `set` (a larger sigset_t), no
     // timeout (NULL), and writes one 128-byte siginfo into `info`.
     let r = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &set.0, info.as_mut_ptr(), core::ptr::null::<libc::timespec>(), 8usize) };
     if r <= 0 {
         return 0;
     }
-    out[0] = SignalInfo { signal: info[0], sender_pid: info[4], code: info[2] };
+    out[0] = SignalInfo { signal: info[SI_SIGNO], sender_pid: info[SI_PID], code: info[SI_CODE] };
     1
 }
 
@@ -562,10 +567,9 @@ pub fn signal_when_ready(fd: &Fd) -> SysResult<()> {
 /// Queues SIGIO to drinit itself, as the kernel would: "look at the sockets again" after
 /// a bounded batch, behind the signals already waiting.
 pub fn queue_readable_to_self() -> SysResult<()> {
-    // siginfo_t: signo, errno, code, then the union (128 bytes in all).
-    let mut info = [0i32; 32];
-    info[0] = libc::SIGIO;
-    info[2] = POLL_IN;
+    let mut info = [0i32; SIGINFO_WORDS];
+    info[SI_SIGNO] = libc::SIGIO;
+    info[SI_CODE] = POLL_IN;
     // SAFETY: the kernel reads one 128-byte siginfo from `info`, a valid local. A process
     // may queue any code to itself.
     let r = unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, getpid(), libc::SIGIO, info.as_ptr()) };

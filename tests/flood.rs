@@ -1,5 +1,5 @@
-//! Everything at once (issue 17): drinit waits in one `read` of its signalfd, and the
-//! control socket, the notify socket and the deadline timer all arrive there as signals.
+//! Everything at once (issue 17): drinit waits for signals in one call, and the control
+//! socket, the notify socket and the deadline timer all arrive there as signals.
 //! A flood of requests, of queued realtime signals and of probe deadlines together must
 //! lose nothing: every request answered, every signal forwarded, every probe on time.
 mod common;
