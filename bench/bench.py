@@ -154,11 +154,15 @@ def cpu_delta(before, after):
 
 
 def children_of(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and parent_of(entry) == pid:
-            found.append(int(entry))
-    return found
+    """The children of single-threaded PID, zombies included, from the kernel's own list.
+    Never by reading every /proc/N/stat: that leaves a /proc dentry behind for each of
+    10,000 orphans, and the init that reaps them pays to invalidate it (half its reaping
+    CPU, measured with perf: the bench's cost, not the init's)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN
+        return [int(e) for e in os.listdir("/proc") if e.isdigit() and parent_of(e) == pid]
 
 
 def kill_instance(unshare_pid):
@@ -376,7 +380,9 @@ def bench_reaping(inits, workdir, reps):
                 start = time.perf_counter()
                 os.killpg(pgid, signal.SIGKILL)
                 deadline = start + 60
-                while (left := len(inst.namespace_pids()) - 2) > 0:
+                # The init's list of children, not the namespace's /proc: listing that
+                # leaves a dentry per pid for the init to invalidate (see children_of).
+                while (left := len(children_of(inst.pid)) - 1) > 0:
                     if time.perf_counter() > deadline:
                         raise RuntimeError(f"{init.name}: orphans still unreaped after 60 s")
                     # Listing thousands of pids costs CPU the init needs: look often only
@@ -396,21 +402,20 @@ def bench_reaping(inits, workdir, reps):
 def orphan_group(inst, orphans=ORPHANS):
     """The host-side process group of the orphans: the first one shared by two children of
     the init (the program is alone in its group, the orphans all share theirs)."""
-    alive = len(inst.namespace_pids())
-    if alive != orphans + 2:
-        raise RuntimeError(f"{inst.init.name}: {alive} processes in the namespace, not {orphans} orphans + 2")
+    children = children_of(inst.pid)
+    if len(children) != orphans + 1:
+        raise RuntimeError(f"{inst.init.name}: {len(children)} children of the init, not {orphans} orphans + the program")
     seen = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and parent_of(entry) == inst.pid:
-            pgid = stat_field(entry, 2)
-            if pgid is None:
-                continue
-            if pgid in seen:
-                # Never our own group, nor a broadcast: this pgid goes to kill(-pgid).
-                if pgid <= 1 or pgid == os.getpgrp():
-                    raise RuntimeError(f"{inst.init.name}: orphans in unexpected group {pgid}")
-                return pgid
-            seen.add(pgid)
+    for child in children:
+        pgid = stat_field(child, 2)
+        if pgid is None:
+            continue
+        if pgid in seen:
+            # Never our own group, nor a broadcast: this pgid goes to kill(-pgid).
+            if pgid <= 1 or pgid == os.getpgrp():
+                raise RuntimeError(f"{inst.init.name}: orphans in unexpected group {pgid}")
+            return pgid
+        seen.add(pgid)
     raise RuntimeError(f"{inst.init.name}: no orphan found")
 
 
@@ -806,9 +811,13 @@ def report(inits, base, results, params, elapsed):
         f"  {results['signal_direct']:.1f} µs ({results['signal_pinned_direct']:.1f} µs pinned): the rest is what the init adds.",
         f"- **reaping**: the program forks {ORPHANS:,} shell subshells into a session of their own and lets the forking",
         "  shell exit, so they are orphans of the init; one `kill(-pgid, SIGKILL)` ends them together; the time runs",
-        "  until the namespace's `/proc` lists only the init and the program (no zombie left), polled every 0.5 ms",
-        "  once fewer than 100 are left (every 5 ms before: listing 10,000 pids takes CPU the init needs).",
-        "  The peak RSS is the init's `VmHWM` afterwards.",
+        "  until the init's list of children (`/proc/PID/task/PID/children`, zombies included) holds only the",
+        "  program, polled every 0.5 ms once fewer than 100 are left (every 5 ms before: listing 10,000 pids takes",
+        "  CPU the init needs). The bench never reads the orphans' own `/proc` entries: each one read leaves a",
+        "  dentry the reaping init must invalidate, which was half of its CPU here (perf) until the bench stopped.",
+        "  Most of what is left is the kernel's: each `wait4` walks the children still alive, so the CPU follows",
+        "  how many wake-ups the exits happen to spread over, and varies several-fold from one repetition to the",
+        "  next for the same init. The peak RSS is the init's `VmHWM` afterwards.",
         "- **init's CPU time**: `se.sum_exec_runtime` of the init (`/proc/PID/sched`) before and after each",
         "  signal loop (divided by the number of signals) and around each reaping: the init's own work, without the",
         "  wake-up delays of the wall-clock rows; unpinned it includes the cost of waking across CPUs, so it",
@@ -921,7 +930,7 @@ def main():
     params = (
         {"startup": 20, "signals": 20, "reaps": 1, "idle": 1, "ctl": 20, "runs": 1}
         if args.quick
-        else {"startup": 300, "signals": 1000, "reaps": 5, "idle": 2, "ctl": 200, "runs": max(1, args.runs)}
+        else {"startup": 300, "signals": 1000, "reaps": 7, "idle": 2, "ctl": 200, "runs": max(1, args.runs)}
     )
     runs = []
     with tempfile.TemporaryDirectory(prefix="drinit-bench.") as workdir:
