@@ -711,7 +711,7 @@ def goals(base, results):
             continue
         # Judged on the ratio as the table shows it (two decimals), as a reader would.
         ok = round(vs, 2) <= 1.0
-        lines.append(f"- ≤ best peer on {label}: {'met' if ok else 'not met'} ({vs:.2f}× {best[0]})")
+        lines.append(f"- ≤ best peer on {label}: {'met' if ok else 'not met'} ({vs:.2f}× {best[0]}){consistency(results, key)}")
     if base is not None:
         for key in ("startup", "signal", "signal_pinned", "signal_cpu", "signal_cpu_pinned", "reap", "reap_cpu"):
             d, t = results[key].get("drinit"), results[key].get(base)
@@ -724,6 +724,19 @@ def goals(base, results):
             d, t = results[key].get("drinit"), results[key].get(base)
             lines.append(f"- {label} ≤ {base}'s: {'met' if d <= t else 'not met'} ({d:,.0f} KiB vs {t:,.0f} KiB)")
     return lines
+
+
+def consistency(results, key):
+    """Whether the runs agree on which side of 1.0 drinit is: a median ratio whose runs fall
+    on both sides is the noise's verdict, not the code's."""
+    per_run = [round(v, 2) for r in results["runs"] if (v := versus_best(r.get(key) or {})) is not None]
+    if len(per_run) < 2:
+        return ""
+    if all(v <= 1.0 for v in per_run):
+        return "; at or below in every run"
+    if all(v > 1.0 for v in per_run):
+        return "; above in every run"
+    return "; level: runs on both sides of 1.0 (" + ", ".join(f"{v:.2f}×" for v in per_run) + ")"
 
 
 def spread_table(inits, spread):

@@ -47,7 +47,7 @@ pub fn spawn(command: &Command, original_mask: &SigMask) -> Result<i32, SpawnErr
     let copy = !command.extra_env.is_empty() || listen_fds > 0;
     let mut envp = [core::ptr::null::<c_char>(); ENV_SLOTS];
     let listen_pid = if copy { fill_environment(&mut envp, command.extra_env) } else { None };
-    let file = first_arg(command.argv);
+    let file = first_arg(command);
     let (exec_status_read, exec_status_write) = sys::pipe_cloexec().map_err(SpawnError::Resources)?;
     match sys::fork().map_err(SpawnError::Resources)? {
         Forked::Child => {
@@ -93,10 +93,10 @@ pub fn spawn(command: &Command, original_mask: &SigMask) -> Result<i32, SpawnErr
     }
 }
 
-fn first_arg(argv: *const *const c_char) -> *const c_char {
+fn first_arg<'a>(command: &'a Command) -> &'a CStr {
     // SAFETY: argv is a NULL-terminated array with at least one entry (callers pass a
-    // program name first); reading slot 0 stays inside it.
-    unsafe { *argv }
+    // program name first) of NUL-terminated strings that outlive the command.
+    unsafe { CStr::from_ptr(*command.argv) }
 }
 
 /// Runs in the forked child: session and terminal, then the signal state the program

@@ -119,7 +119,7 @@ impl Server {
         };
         let frame = buf.get(..received.len).unwrap_or(&[]);
         // pid 0: the sender is outside our PID namespace, not one of the container's.
-        let sender = received.credentials.filter(|c| c.pid != 0 && !received.hostile);
+        let sender = received.credentials.filter(|c| c.pid != 0 && received.is_plain());
         match (sender, proto::decode_request(frame)) {
             (Some(c), Ok(request)) => {
                 let refused = !request.verb.is_read_only() && c.uid != 0 && c.uid != self.own_uid;

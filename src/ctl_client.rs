@@ -215,7 +215,7 @@ fn exchange(name: &[u8], verb: Verb, signal: i32, timeout_secs: Option<u32>) -> 
         let mut buf = [0u8; proto::REPLY_LEN + 1];
         let Ok(received) = sys::receive_datagram(&fd, &mut buf) else { continue };
         // Only drinit in our own PID namespace can have sent a real answer.
-        if received.hostile || received.credentials.is_none_or(|c| c.pid == 0) {
+        if !received.is_plain() || received.credentials.is_none_or(|c| c.pid == 0) {
             continue;
         }
         let Ok(reply) = proto::decode_reply(buf.get(..received.len).unwrap_or(&[])) else { continue };
@@ -416,7 +416,7 @@ fn hex(nibble: u8) -> u8 {
 /// `-r SCRIPT`: replace drinitctl with SCRIPT (the seed's `drinitctl -c3 -r dosomething.sh`).
 fn run_script(script: &'static CStr) -> i32 {
     let argv: [*const c_char; 2] = [script.as_ptr(), core::ptr::null()];
-    let errno = sys::exec(script.as_ptr(), argv.as_ptr(), sys::environment());
+    let errno = sys::exec(script, argv.as_ptr(), sys::environment());
     log::client_error().text(b"cannot run ").text(script.to_bytes()).errno(errno).emit();
     crate::exit::for_exec_failure(errno)
 }

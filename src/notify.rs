@@ -160,7 +160,11 @@ impl Notify {
             };
             let sender = received.credentials.map_or(0, |c| c.pid);
             let datagram = buf.get(..received.len).unwrap_or(&[]);
-            if received.hostile || !in_tree(sender) || !self.said.hear(datagram) {
+            // sd_notify_barrier(3), which systemd-notify sends after each message: the
+            // write end of a pipe, released once the receiver closes it (done, above).
+            let barrier = received.passed_fds == 1 && datagram == b"BARRIER=1";
+            let fds_ok = received.passed_fds == 0 || barrier;
+            if received.hostile || !fds_ok || !in_tree(sender) || !self.said.hear(datagram) {
                 self.rejected = self.rejected.saturating_add(1);
             }
         }

@@ -15,6 +15,8 @@ impl Errno {
     pub const INTR: Errno = Errno(libc::EINTR);
     pub const AGAIN: Errno = Errno(libc::EAGAIN);
     pub const NOENT: Errno = Errno(libc::ENOENT);
+    pub const ACCES: Errno = Errno(libc::EACCES);
+    pub const NOTDIR: Errno = Errno(libc::ENOTDIR);
     pub const ADDRINUSE: Errno = Errno(libc::EADDRINUSE);
     pub const NOSYS: Errno = Errno(libc::ENOSYS);
 
@@ -350,11 +352,58 @@ pub fn take_terminal_foreground() -> SysResult<()> {
     rustix::termios::tcsetpgrp(standard_stream(0), rustix::process::getpid()).map_err(Errno::from_rustix)
 }
 
-/// `execvpe`: PATH lookup like the shell; returns only on failure.
-pub fn exec(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
-    // SAFETY: file, argv and envp are NUL-terminated strings / NULL-terminated arrays that
+/// Where a name without `/` is looked up when drinit has no PATH (what the shell uses).
+const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
+
+/// Runs `file` like the shell: a name with a `/` as it is, any other in each directory of
+/// drinit's PATH in turn (an empty entry is the current directory). Returns only on
+/// failure: EACCES if some candidate existed but could not be run and none could, ENOENT
+/// if none existed, or the first other error (ENOEXEC, E2BIG…), which ends the search.
+/// Not musl's execvpe: this one is smaller (size budget), and reports "not found" (127)
+/// whatever the last directory's error, ENOENT or ENOTDIR.
+pub fn exec(file: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
+    let name = file.to_bytes();
+    // An empty name is no file anywhere: the kernel's ENOENT says so.
+    if name.contains(&b'/') || name.is_empty() {
+        return execve(file, argv, envp);
+    }
+    let mut path = getenv(c"PATH").map_or(DEFAULT_PATH, |p| p.to_bytes());
+    // PATH_MAX: no longer candidate can be run (the kernel would say ENAMETOOLONG).
+    let mut candidate = [0u8; 4096];
+    let mut denied = false;
+    loop {
+        let end = path.iter().position(|&c| c == b':').unwrap_or(path.len());
+        if let Some(full) = join_path(&mut candidate, path.get(..end).unwrap_or(&[]), name) {
+            match execve(full, argv, envp) {
+                Errno::ACCES => denied = true,
+                Errno::NOENT | Errno::NOTDIR => {}
+                other => return other,
+            }
+        }
+        match path.get(end + 1..) {
+            Some(rest) => path = rest,
+            None => return if denied { Errno::ACCES } else { Errno::NOENT },
+        }
+    }
+}
+
+/// `dir/name` NUL-terminated in `buf` (just `name` for an empty `dir`), if it fits.
+fn join_path<'a>(buf: &'a mut [u8; 4096], dir: &[u8], name: &[u8]) -> Option<&'a CStr> {
+    let mut len = 0;
+    let slash: &[u8] = if dir.is_empty() { b"" } else { b"/" };
+    for part in [dir, slash, name, b"\0"] {
+        for &b in part {
+            *buf.get_mut(len)? = b;
+            len += 1;
+        }
+    }
+    Some(cstr_until_nul(buf))
+}
+
+fn execve(file: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
+    // SAFETY: file is NUL-terminated; argv and envp are NULL-terminated arrays that
     // outlive this call (argv is the process's own, envp is built by the caller).
-    unsafe { libc::execvpe(file, argv as *const *mut c_char as _, envp as *const *mut c_char as _) };
+    unsafe { libc::execve(file.as_ptr(), argv, envp) };
     last_errno()
 }
 
@@ -695,11 +744,20 @@ pub struct Credentials {
 
 pub struct Received {
     pub len: usize,
-    /// Anything beyond one frame and the credentials: a datagram longer than `buf`, passed
-    /// fds or other ancillary data (all closed already), a truncated control buffer.
+    /// Anything beyond one frame, the credentials and one record of passed fds: a datagram
+    /// longer than `buf`, other ancillary data, a truncated control buffer.
     pub hostile: bool,
+    /// How many fds came along (SCM_RIGHTS), all closed already.
+    pub passed_fds: usize,
     pub from: UnixAddr,
     pub credentials: Option<Credentials>,
+}
+
+impl Received {
+    /// Nothing but a frame and the credentials: what a control request or reply must be.
+    pub fn is_plain(&self) -> bool {
+        !self.hostile && self.passed_fds == 0
+    }
 }
 
 /// Receives one datagram without blocking, with the sender's address and credentials.
@@ -738,6 +796,7 @@ pub fn receive_datagram(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
     Ok(Received {
         len: n as usize,
         hostile: ancillary.hostile || msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0,
+        passed_fds: ancillary.passed_fds,
         from,
         credentials: ancillary.credentials,
     })
@@ -747,7 +806,10 @@ pub fn receive_datagram(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
 #[derive(PartialEq, Eq, Debug)]
 pub struct Ancillary {
     pub credentials: Option<Credentials>,
-    /// Anything but one SCM_CREDENTIALS record: passed fds, other records, a bad layout.
+    /// The fds of the SCM_RIGHTS record, all handed to `passed_fd`.
+    pub passed_fds: usize,
+    /// Anything but one SCM_CREDENTIALS and one SCM_RIGHTS record: a second one, an empty
+    /// one, records of other kinds, a bad layout.
     pub hostile: bool,
 }
 
@@ -759,7 +821,7 @@ pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Anci
     const WORD: usize = size_of::<usize>();
     const HEADER: usize = WORD + 8;
     let int_at = |bytes: &[u8], at: usize| bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(0, i32::from_ne_bytes);
-    let mut out = Ancillary { credentials: None, hostile: false };
+    let mut out = Ancillary { credentials: None, passed_fds: 0, hostile: false };
     let mut at = 0usize;
     while let Some(header) = control.get(at..at.saturating_add(HEADER)) {
         let len = header.get(..WORD).and_then(|b| b.try_into().ok()).map_or(0, usize::from_ne_bytes);
@@ -778,8 +840,9 @@ pub fn parse_ancillary(control: &[u8], mut passed_fd: impl FnMut(RawFd)) -> Anci
                 out.credentials = Some(Credentials { pid: int_at(data, 0), uid: int_at(data, 4) as u32 });
             }
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                out.hostile |= out.passed_fds != 0 || data.len() < 4;
+                out.passed_fds += data.len() / 4;
                 data.chunks_exact(4).for_each(|fd| passed_fd(int_at(fd, 0)));
-                out.hostile = true;
             }
             _ => out.hostile = true,
         }
@@ -1025,19 +1088,24 @@ mod tests {
     #[test]
     fn credentials_alone_are_clean() {
         let (a, fds) = parse(&credentials(42, 1000));
-        assert_eq!(a, Ancillary { credentials: Some(Credentials { pid: 42, uid: 1000 }), hostile: false });
+        assert_eq!(a, Ancillary { credentials: Some(Credentials { pid: 42, uid: 1000 }), passed_fds: 0, hostile: false });
         assert!(fds.is_empty());
-        assert_eq!(parse(&[]).0, Ancillary { credentials: None, hostile: false });
+        assert_eq!(parse(&[]).0, Ancillary { credentials: None, passed_fds: 0, hostile: false });
     }
 
     #[test]
-    fn passed_fds_are_all_handed_over_and_hostile() {
+    fn passed_fds_are_all_handed_over_and_counted() {
         let mut control = credentials(7, 0);
         control.extend(rights(&[5, 6, 7]));
         let (a, fds) = parse(&control);
-        assert!(a.hostile);
-        assert_eq!(a.credentials, Some(Credentials { pid: 7, uid: 0 }));
+        assert_eq!(a, Ancillary { credentials: Some(Credentials { pid: 7, uid: 0 }), passed_fds: 3, hostile: false });
         assert_eq!(fds, [5, 6, 7]);
+        // A second rights record, or an empty one, is not what the kernel makes of one send.
+        control.extend(rights(&[8]));
+        let (a, fds) = parse(&control);
+        assert!(a.hostile);
+        assert_eq!((a.passed_fds, fds), (4, vec![5, 6, 7, 8]));
+        assert!(parse(&rights(&[])).0.hostile);
         // Rights first, a record of another kind, a second credentials record.
         let mut control = rights(&[9]);
         control.extend(record(libc::SOL_SOCKET, 0x4f /* SCM_PIDFD */, &3i32.to_ne_bytes()));
@@ -1064,12 +1132,13 @@ mod tests {
         assert_eq!(fds, [3, 4]);
         let mut huge = rights(&[3]);
         huge[..8].copy_from_slice(&usize::MAX.to_ne_bytes());
-        assert_eq!(parse(&huge), (Ancillary { credentials: None, hostile: true }, vec![]));
+        assert_eq!(parse(&huge), (Ancillary { credentials: None, passed_fds: 0, hostile: true }, vec![]));
     }
 
     /// Property test: random sequences of records (credentials, rights with random fds,
     /// other kinds), optionally cut short or with random bytes flipped, never panic; an
-    /// intact buffer hands over exactly its fds, and is clean only for one credentials record.
+    /// intact buffer hands over and counts exactly its fds, and is clean only for at most
+    /// one credentials record and one non-empty rights record.
     #[test]
     fn fuzz_ancillary_parser() {
         let mut seed = 0x9E3779B97F4A7C15u64;
@@ -1082,17 +1151,19 @@ mod tests {
         for round in 0..200_000u32 {
             let mut control = Vec::new();
             let mut expected_fds = Vec::new();
-            let mut records = 0;
-            let mut others = 0;
+            let (mut creds, mut rights_records, mut empty_rights, mut others) = (0, 0, false, 0);
             for _ in 0..next() % 4 {
-                records += 1;
                 match next() % 3 {
-                    0 => control.extend(credentials(next() as i32, next() as u32)),
+                    0 => {
+                        control.extend(credentials(next() as i32, next() as u32));
+                        creds += 1;
+                    }
                     1 => {
                         let fds: Vec<i32> = (0..next() % 6).map(|_| next() as i32).collect();
                         expected_fds.extend(&fds);
+                        empty_rights |= fds.is_empty();
                         control.extend(rights(&fds));
-                        others += 1;
+                        rights_records += 1;
                     }
                     _ => {
                         let data: Vec<u8> = (0..next() % 20).map(|_| next() as u8).collect();
@@ -1105,7 +1176,8 @@ mod tests {
             }
             let (a, fds) = parse(&control);
             assert_eq!(fds, expected_fds, "round {round}");
-            assert_eq!(a.hostile, others > 0 || records > 1, "round {round}");
+            assert_eq!(a.passed_fds, expected_fds.len(), "round {round}");
+            assert_eq!(a.hostile, others > 0 || creds > 1 || rights_records > 1 || empty_rights, "round {round}");
             // Damaged: cut anywhere, or a byte flipped anywhere.
             if !control.is_empty() {
                 let cut = (next() as usize) % control.len();

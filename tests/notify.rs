@@ -55,6 +55,18 @@ fn notify_send_helper() {
     let to = std::env::var("NOTIFY_SOCKET").expect("no NOTIFY_SOCKET");
     let to = SocketAddr::from_abstract_name(to.strip_prefix('@').expect("an abstract name").as_bytes()).unwrap();
     let socket = UnixDatagram::unbound().unwrap();
+    // `FDS<n>:MESSAGE`: MESSAGE with n copies of a pipe's write end attached, as
+    // sd_notify_barrier(3) sends `BARRIER=1` with one; then, like it, waits until the
+    // receiver has closed every copy (the read end sees EOF).
+    if let Some((count, message)) = message.strip_prefix("FDS").and_then(|m| m.split_once(':')) {
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let fds = vec![std::os::fd::AsRawFd::as_raw_fd(&writer); count.parse().unwrap()];
+        let name = std::env::var("NOTIFY_SOCKET").unwrap();
+        send_with_fds(&socket, name.strip_prefix('@').unwrap(), message.as_bytes(), &fds).expect("sendmsg with SCM_RIGHTS");
+        drop(writer);
+        let _ = std::io::Read::read_to_end(&mut reader, &mut Vec::new());
+        return;
+    }
     if message != "GARBAGE" {
         socket.send_to_addr(message.as_bytes(), &to).unwrap();
         return;
@@ -234,6 +246,27 @@ fn notify_ready_stopping_and_status_come_from_the_program() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!ready(&init), "not ready again after STOPPING=1 until the program restarts");
     assert_eq!(status_field(&init, "rejected"), "0", "nothing here was hostile");
+}
+
+/// `systemd-notify` follows every message with a barrier (sd_notify_barrier(3)):
+/// `BARRIER=1` with the write end of a pipe, and it waits until the receiver has closed
+/// that fd. drinit closes every passed fd at once; a barrier is the program's own and is
+/// not counted as hostile (it was, each time: `rejected` grew with every systemd-notify).
+#[test]
+fn a_barrier_is_released_and_not_counted_as_hostile() {
+    let scratch = Scratch::new("notify-barrier");
+    let program = notifying_program(&scratch);
+    let init = Init::start(&["--notify", "--", &program]);
+    // `send` returns once the sender is done: only after drinit has closed the fd.
+    send(&scratch, 0, "FDS1:BARRIER=1");
+    send(&scratch, 1, "STATUS=after the barrier");
+    assert!(eventually(Duration::from_secs(5), || status_field(&init, "notify_status") == "after the barrier"));
+    assert_eq!(status_field(&init, "rejected"), "0", "a barrier is not hostile: {}", raw(&init, "status"));
+    // Any other message with an fd, or a barrier with two, is still dropped (fds closed).
+    send(&scratch, 2, "FDS1:READY=1");
+    send(&scratch, 3, "FDS2:BARRIER=1");
+    assert!(eventually(Duration::from_secs(5), || status_field(&init, "rejected") == "2"), "{}", raw(&init, "status"));
+    assert!(!ready(&init), "READY=1 with an fd attached is not heard");
 }
 
 #[test]

@@ -36,6 +36,43 @@ fn exec_failures_are_126_and_127() {
     assert!(stderr.contains("EACCES"), "{stderr}");
 }
 
+/// A name without `/` is looked up in PATH as the shell does: a directory where the file
+/// is not executable, or an entry that is no directory, is passed over for a later one
+/// where it runs; an empty entry is the current directory; found but never runnable is
+/// 126 (EACCES), found nowhere 127 (ENOENT), even when the last entry was not a directory.
+#[test]
+fn program_names_are_looked_up_in_path_like_the_shell() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new("path");
+    let (denied, runs) = (scratch.path("denied"), scratch.path("runs"));
+    for (dir, mode, code) in [(&denied, 0o644, 5), (&runs, 0o755, 7)] {
+        std::fs::create_dir(dir).unwrap();
+        let file = dir.join("drinit-path-test");
+        std::fs::write(&file, format!("#!/bin/sh\nexit {code}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let missing = scratch.path("missing");
+    let not_a_dir = denied.join("drinit-path-test");
+    let run = |path: String, cwd: &std::path::Path| {
+        let mut init = Init::start_command(|cmd| {
+            // unshare is found in the usual places, which have no drinit-path-test.
+            cmd.arg(drinit()).args(["--", "drinit-path-test"]).env("PATH", format!("/usr/bin:/bin:{path}")).current_dir(cwd);
+        });
+        let code = init.wait_exit(Duration::from_secs(20)).expect("drinit did not exit");
+        (code, init.stderr())
+    };
+    let here = std::env::current_dir().unwrap();
+    let join = |dirs: &[&std::path::Path]| dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":");
+    assert_eq!(run(join(&[&missing, &denied, &not_a_dir, &runs]), &here).0, 7, "the runnable one, after the others");
+    assert_eq!(run(format!("{}:", missing.display()), &runs).0, 7, "an empty entry is the current directory");
+    let (code, stderr) = run(join(&[&missing, &denied]), &here);
+    assert_eq!(code, 126, "{stderr}");
+    assert!(stderr.contains("(EACCES)"), "{stderr}");
+    let (code, stderr) = run(join(&[&missing, &not_a_dir]), &here);
+    assert_eq!(code, 127, "not found, though the last entry said ENOTDIR: {stderr}");
+    assert!(stderr.contains("(ENOENT)"), "{stderr}");
+}
+
 #[test]
 fn usage_errors_exit_2_with_one_line_and_start_nothing() {
     let scratch = Scratch::new("usage");

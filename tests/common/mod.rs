@@ -384,3 +384,59 @@ pub fn send_garbage_from_env() {
         socket.send_to_addr(&buf[..len], &to).expect("send");
     }
 }
+
+// ---- sendmsg with SCM_RIGHTS, by hand (the tests have no libc crate) -----------------
+
+#[repr(C)]
+struct IoVec {
+    base: *const u8,
+    len: usize,
+}
+
+/// The kernel's `struct msghdr` on 64-bit Linux.
+#[repr(C)]
+struct MsgHdr {
+    name: *const u8,
+    name_len: u32,
+    iov: *const IoVec,
+    iov_len: usize,
+    control: *const u8,
+    control_len: usize,
+    flags: i32,
+}
+
+extern "C" {
+    fn sendmsg(fd: i32, msg: *const MsgHdr, flags: i32) -> isize;
+}
+
+/// Sends `frame` to the abstract name `to` with `fds` attached as one SCM_RIGHTS record.
+pub fn send_with_fds(socket: &std::os::unix::net::UnixDatagram, to: &str, frame: &[u8], fds: &[i32]) -> std::io::Result<()> {
+    let mut addr = vec![1u8, 0, 0]; // AF_UNIX (little-endian u16), then the abstract NUL
+    addr.extend_from_slice(to.as_bytes());
+    // cmsghdr: u64 length, i32 level (SOL_SOCKET = 1), i32 type (SCM_RIGHTS = 1), fds.
+    let mut control = Vec::new();
+    control.extend_from_slice(&((16 + 4 * fds.len()) as u64).to_ne_bytes());
+    control.extend_from_slice(&1i32.to_ne_bytes());
+    control.extend_from_slice(&1i32.to_ne_bytes());
+    for fd in fds {
+        control.extend_from_slice(&fd.to_ne_bytes());
+    }
+    while control.len() % 8 != 0 {
+        control.push(0);
+    }
+    let iov = IoVec { base: frame.as_ptr(), len: frame.len() };
+    let msg = MsgHdr {
+        name: addr.as_ptr(),
+        name_len: addr.len() as u32,
+        iov: &iov,
+        iov_len: 1,
+        control: control.as_ptr(),
+        control_len: control.len(),
+        flags: 0,
+    };
+    // SAFETY: every pointer refers to a live buffer of the stated length.
+    if unsafe { sendmsg(std::os::fd::AsRawFd::as_raw_fd(socket), &msg, 0x4000 /* MSG_NOSIGNAL */) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
