@@ -369,6 +369,7 @@ def bench_reaping(inits, workdir, reps):
     os.mkfifo(block)
     times = {i.name: [] for i in inits}
     cpu = {i.name: [] for i in inits}
+    wakeups = {i.name: [] for i in inits}
     peak = {i.name: [] for i in inits}
     env = {"FORK_LOOP": FORK_LOOP, "PER_SHELL": str(ORPHANS // 10), "BLOCK": block}
     for rep in range(reps):
@@ -377,6 +378,7 @@ def bench_reaping(inits, workdir, reps):
             try:
                 pgid = orphan_group(inst)
                 cpu_before = cpu_ms(inst.pid)
+                switches_before = proc_field(inst.pid, "voluntary_ctxt_switches")
                 start = time.perf_counter()
                 os.killpg(pgid, signal.SIGKILL)
                 deadline = start + 60
@@ -390,13 +392,15 @@ def bench_reaping(inits, workdir, reps):
                     time.sleep(0.0005 if left < 100 else 0.005)
                 times[init.name].append((time.perf_counter() - start) * 1e3)
                 cpu[init.name].append(cpu_delta(cpu_before, cpu_ms(inst.pid)))
+                wakeups[init.name].append(proc_field(inst.pid, "voluntary_ctxt_switches") - switches_before)
                 peak[init.name].append(proc_field(inst.pid, "VmHWM"))
             finally:
                 inst.stop()
     os.unlink(block)
     medians = {n: median(t) for n, t in times.items()}
     cpu_medians = {n: None if None in c else median(c) for n, c in cpu.items()}
-    return medians, cpu_medians, {n: max(p) for n, p in peak.items()}
+    woken = {n: median(w) for n, w in wakeups.items()}
+    return medians, cpu_medians, woken, {n: max(p) for n, p in peak.items()}, cpu
 
 
 def orphan_group(inst, orphans=ORPHANS):
@@ -765,6 +769,7 @@ def report(inits, base, results, params, elapsed):
         ("", "which, per signal", {n: f"`{v}`" for n, v in names.items()}, 0),
         ("reap", f"reap {ORPHANS:,} orphans, ms (median of {params['reaps']}{of_runs})", results["reap"], 1),
         ("reap_cpu", f"init's CPU time to reap {ORPHANS:,} orphans, ms{cpu_of_runs}", results["reap_cpu"], 1),
+        ("", f"init's wake-ups while reaping them (median{of_runs})", results["reap_wakeups"], 0),
         ("syscalls_orphan", f"system calls per reaped orphan ({SYSCALL_ORPHANS:,} exited at once, strace)", results["syscalls_orphan"], 2),
         ("", "peak RSS while reaping (VmHWM), KiB", results["peak_rss"], 0),
         ("", f"idle context switches in {IDLE_SECONDS:g} s", results["idle_switches"], 0),
@@ -829,8 +834,9 @@ def report(inits, base, results, params, elapsed):
         "  CPU the init needs). The bench never reads the orphans' own `/proc` entries: each one read leaves a",
         "  dentry the reaping init must invalidate, which was half of its CPU here (perf) until the bench stopped.",
         "  Most of what is left is the kernel's: each `wait4` walks the children still alive, so the CPU follows",
-        "  how many wake-ups the exits happen to spread over, and varies several-fold from one repetition to the",
-        "  next for the same init. The peak RSS is the init's `VmHWM` afterwards.",
+        "  the init's wake-ups (voluntary context switches over the reaping): one when the exits are over before",
+        "  it runs (~40 ms here), up to ~1,000 when it runs alongside them (~1 s). Which of the two a repetition",
+        "  gets is the scheduler's doing, for any init. The peak RSS is the init's `VmHWM` afterwards.",
         "- **init's CPU time**: `se.sum_exec_runtime` of the init (`/proc/PID/sched`) before and after each",
         "  signal loop (divided by the number of signals) and around each reaping: the init's own work, without the",
         "  wake-up delays of the wall-clock rows; unpinned it includes the cost of waking across CPUs, so it",
@@ -877,7 +883,7 @@ def measure(inits, workdir, params):
     log(f"signal latency: {params['signals']} signals to each init, pinned to CPU 0")
     pinned_times, r["signal_cpu_pinned"] = bench_signals(inits, workdir, params["signals"], pinned=True)
     log(f"reaping: {params['reaps']} x {ORPHANS} orphans per init")
-    r["reap"], r["reap_cpu"], r["peak_rss"] = bench_reaping(inits, workdir, params["reaps"])
+    r["reap"], r["reap_cpu"], r["reap_wakeups"], r["peak_rss"], reap_cpu = bench_reaping(inits, workdir, params["reaps"])
     log(f"idle: {params['idle']} x {IDLE_SECONDS:g} s, all inits at once")
     r["idle_switches"], r["idle_rss"] = bench_idle(inits, workdir, params["idle"])
     log(f"drinitctl: {params['ctl']} health + status round trips")
@@ -889,7 +895,8 @@ def measure(inits, workdir, params):
     r["signal_pinned_direct"] = median(pinned_times.pop("direct"))
     r["signal"] = {n: median(t) for n, t in signal_times.items()}
     r["signal_pinned"] = {n: median(t) for n, t in pinned_times.items()}
-    r["samples"] = {"startup": {n: [x - base_ms for x in t] for n, t in startup.items()}, "signal": signal_times, "signal_pinned": pinned_times}
+    r["samples"] = {"startup": {n: [x - base_ms for x in t] for n, t in startup.items()}, "signal": signal_times, "signal_pinned": pinned_times,
+                    "reap_cpu": {n: [x for x in c if x is not None] for n, c in reap_cpu.items()}}
     r["ctl_health"] = {"drinit": ctl["health"]}
     r["ctl_status"] = {"drinit": ctl["status"]}
     r["ctl_true"] = ctl["true"]
@@ -912,6 +919,7 @@ def combine(runs):
         ("startup+exit overhead, ms", {n: (percentile(t, 0.1), percentile(t, 0.9)) for n, t in pooled["startup"].items()}, 3),
         ("signal latency, µs", {n: (percentile(t, 0.1), percentile(t, 0.9)) for n, t in pooled["signal"].items()}, 1),
         ("signal latency pinned, µs", {n: (percentile(t, 0.1), percentile(t, 0.9)) for n, t in pooled["signal_pinned"].items()}, 1),
+        ("init's CPU to reap, ms", {n: (percentile(t, 0.1), percentile(t, 0.9)) if t else (None, None) for n, t in pooled["reap_cpu"].items()}, 1),
     ]
     return out
 

@@ -46,17 +46,6 @@ while True:
 /// The floods take both CPUs: one at a time, or each would measure the other.
 static ONE_FLOOD_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn status_frame(seq: u32) -> [u8; 16] {
-    let mut frame = [0u8; 16];
-    frame[..8].copy_from_slice(b"DRNT\x02\x01\x00\x00");
-    frame[12..].copy_from_slice(&seq.to_le_bytes());
-    frame
-}
-
-extern "C" {
-    fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
-}
-
 /// Not a test of its own: `DRINIT_TEST_CLIENTS` sockets each send status requests for
 /// `DRINIT_TEST_MS`, 8 in flight at a time (the kernel queues 10 datagrams per socket),
 /// and expect every reply; prints `sent N answered M`.
@@ -85,10 +74,8 @@ fn from_client_threads<T: Send + 'static>(client: fn(UnixDatagram, std::os::unix
 #[test]
 #[ignore = "helper process for a_flood_of_requests_signals_and_deadlines_loses_nothing"]
 fn request_flood_helper() {
-    use std::os::fd::AsRawFd;
     let counts = from_client_threads(|socket, to, until| {
-        // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
-        assert_eq!(unsafe { setsockopt(socket.as_raw_fd(), 1, 16, &1, 4) }, 0);
+        pass_credentials(&socket);
         socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let (mut sent, mut answered) = (0u32, 0u32);
         let mut reply = [0u8; 256];

@@ -17,24 +17,11 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A valid protocol-v2 `status` request: if passed fds were ignored, it would be answered.
-fn status_frame(seq: u32) -> [u8; 16] {
-    let mut frame = [0u8; 16];
-    frame[..8].copy_from_slice(b"DRNT\x02\x01\x00\x00");
-    frame[12..].copy_from_slice(&seq.to_le_bytes());
-    frame
-}
-
-extern "C" {
-    fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
-}
-
 /// A socket with an address of its own (the kernel autobinds a sender that asked for
 /// credentials), so replies can come back to it: drinitctl's kind of client.
 fn replyable_socket() -> UnixDatagram {
     let socket = UnixDatagram::unbound().unwrap();
-    // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
-    assert_eq!(unsafe { setsockopt(socket.as_raw_fd(), 1, 16, &1, 4) }, 0);
+    pass_credentials(&socket);
     socket
 }
 

@@ -385,7 +385,22 @@ pub fn send_garbage_from_env() {
     }
 }
 
-// ---- sendmsg with SCM_RIGHTS, by hand (the tests have no libc crate) -----------------
+// ---- Raw control-plane clients (the tests have no libc crate) ------------------------
+
+/// A valid protocol-v2 `status` request with sequence number `seq`.
+pub fn status_frame(seq: u32) -> [u8; 16] {
+    let mut frame = [0u8; 16];
+    frame[..8].copy_from_slice(b"DRNT\x02\x01\x00\x00");
+    frame[12..].copy_from_slice(&seq.to_le_bytes());
+    frame
+}
+
+/// Asks for SO_PASSCRED: the kernel then autobinds the socket to an address of its own, so
+/// replies can come back to it (drinitctl's kind of client).
+pub fn pass_credentials(socket: &std::os::unix::net::UnixDatagram) {
+    // SAFETY: plain setsockopt(SOL_SOCKET, SO_PASSCRED) reading one int.
+    assert_eq!(unsafe { setsockopt(std::os::fd::AsRawFd::as_raw_fd(socket), 1, 16, &1, 4) }, 0);
+}
 
 #[repr(C)]
 struct IoVec {
@@ -407,6 +422,7 @@ struct MsgHdr {
 
 extern "C" {
     fn sendmsg(fd: i32, msg: *const MsgHdr, flags: i32) -> isize;
+    fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
 }
 
 /// Sends `frame` to the abstract name `to` with `fds` attached as one SCM_RIGHTS record.
