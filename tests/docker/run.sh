@@ -12,31 +12,15 @@
 # scenarios use is never restarted or reconfigured. DRINIT_E2E_SKIP_INIT=1 skips it.
 set -uo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1/drinit" ]; then
-    echo "usage: $0 RELEASE_DIR   (the directory holding a built drinit)" >&2
-    exit 2
-fi
-RELEASE=$(cd "$1" && pwd)
-DRINIT=$RELEASE/drinit
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUSYBOX=${BUSYBOX:-/bin/busybox}
+. "$(dirname "$0")/../e2e.sh" "$@"
 DOCKER=${DOCKER:-docker}
 export DOCKER_BUILDKIT=0
-
-RUN=$$-$(date +%s)
 PREFIX=drinit-e2e-$RUN
-LABEL=drinit-e2e=$RUN
 WORK=$(mktemp -d /tmp/drinit-e2e.XXXXXX)
-PASSED=0
-FAILED=0
 INIT_DAEMON_PID=
 INIT_SOCK=
 
-file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
-    echo "run.sh: $BUSYBOX is not a static busybox (apt-get install busybox-static)" >&2
-    exit 2
-}
+require_static_busybox
 if ! timeout 20 "$DOCKER" info >/dev/null 2>&1; then
     echo "run.sh: no Docker engine answers (.ci/docker.sh starts one)" >&2
     exit 2
@@ -84,22 +68,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; 0 once it succeeds, 1 on timeout.
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 * 1000 ))
-    shift
-    while :; do
-        "$@" && return 0
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
-
 # run_c NAME [docker run options...] IMAGE [args...]: a detached, labelled container.
 # No network unless a scenario sets NET: nothing here needs one, and it keeps the tests
 # working on an engine started with --bridge=none.
@@ -117,10 +85,6 @@ exit_code() { field "$1" '{{.State.ExitCode}}'; }
 # CTL: where the image keeps drinitctl.
 ctl() { local c=$1; shift; d exec "$(cname "$c")" "${CTL:-/drinitctl}" "$@"; }
 
-# json_num NAME KEY: a numeric key of `drinitctl status --json` (no jq in the test image).
-json_num() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9-]*\).*/\1/p"; }
-json_raw() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p"; }
-json_str() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p"; }
 pid_changed() { local p; p=$(json_num "$1" pid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ]; }
 restarts_above_zero() { local r; r=$(json_num "$1" restarts); [ -n "$r" ] && [ "$r" -gt 0 ]; }
 
@@ -318,12 +282,7 @@ s_stop_ignored() {
     [ "$code" = 137 ] || bad="$bad -e DRINIT_GRACE=1: exit $code, want 137;"
     [ $t -ge 700 ] && [ $t -lt 5000 ] || bad="$bad -e DRINIT_GRACE=1: docker stop took ${t} ms (want 1000..5000);"
 
-    if [ -z "$bad" ]; then
-        pass stop-term-ignored
-        echo "  (--grace 2: ${t_grace} ms; docker stop -t 1: ${t_docker} ms; DRINIT_GRACE=1: ${t} ms; all exit 137)"
-    else
-        fail stop-term-ignored "$bad"
-    fi
+    verdict stop-term-ignored "$bad" "--grace 2: ${t_grace} ms; docker stop -t 1: ${t_docker} ms; DRINIT_GRACE=1: ${t} ms; all exit 137"
 }
 
 # 4. Orphans are reaped: no process in state Z once they have ended. The same program as
@@ -514,12 +473,7 @@ s_host_network() {
     [ "$(exit_code hostA)" = 143 ] || bad="$bad docker stop of A with its program stopped: exit $(exit_code hostA), want 143;"
     [ $t -lt 5000 ] || bad="$bad docker stop of A with its program stopped took ${t} ms;"
     is_running hostB || bad="$bad B exited with A;"
-    if [ -z "$bad" ]; then
-        pass host-network
-        echo "  (sockets: A $sa, B $sb)"
-    else
-        fail host-network "$bad"
-    fi
+    verdict host-network "$bad" "sockets: A $sa, B $sb"
 }
 
 # The examples build and run as their headers say.

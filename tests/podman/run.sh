@@ -19,24 +19,11 @@
 # and is removed on exit (podman's own infra image for pods, localhost/podman-pause, stays).
 set -uo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1/drinit" ]; then
-    echo "usage: $0 RELEASE_DIR   (the directory holding a built drinit)" >&2
-    exit 2
-fi
-RELEASE=$(cd "$1" && pwd)
-DRINIT=$RELEASE/drinit
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUSYBOX=${BUSYBOX:-/bin/busybox}
-
-RUN=$$-$(date +%s)
+. "$(dirname "$0")/../e2e.sh" "$@"
 NAME=drinit-e2e-$RUN
 # Local images need the localhost/ prefix: podman resolves short names through registries.
 PREFIX=localhost/$NAME
-LABEL=drinit-e2e=$RUN
 WORK=$(mktemp -d /tmp/drinit-podman-e2e.XXXXXX)
-PASSED=0
-FAILED=0
 LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
 POD=
 LISTENER_PID=
@@ -50,10 +37,7 @@ skip_all() {
 
 command -v podman >/dev/null 2>&1 || skip_all "podman not found (apt-get install podman; .ci/podman.sh does)"
 [ "$(id -u)" = 0 ] || skip_all "the scenarios use rootful podman: run as root"
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || {
-    echo "run.sh: $BUSYBOX is not a static busybox (apt-get install busybox-static)" >&2
-    exit 2
-}
+require_static_busybox
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -77,23 +61,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
-skip() { echo "SKIP $1: $2"; }
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; 0 once it succeeds, 1 on timeout.
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 * 1000 ))
-    shift
-    while :; do
-        "$@" && return 0
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
-
 cname() { echo "$NAME-$1"; }
 # run_c NAME [podman run options...] IMAGE [args...]: a detached, labelled container.
 run_c() {
@@ -107,8 +74,6 @@ not_running() { ! is_running "$1"; }
 health_is() { [ "$(field "$1" '{{.State.Health.Status}}')" = "$2" ]; }
 exit_code() { field "$1" '{{.State.ExitCode}}'; }
 ctl() { local c=$1; shift; p exec "$c" /drinitctl "$@"; }
-json_num() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9-]*\).*/\1/p"; }
-json_str() { ctl "$1" status --json 2>/dev/null | sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p"; }
 logs_tail() { p logs --tail 5 "$1" 2>&1 | grep -v 'level=error msg="unable to get systemd' | tr '\n' '|' | cut -c1-300; }
 # podman logs a systemd error for every health-check timer it cannot create; not ours.
 quiet() { grep -v 'systemd connection to' >&2; }
@@ -183,12 +148,7 @@ s_entrypoint() {
     code=$(exit_code "$c")
     [ "$code" = 42 ] || bad="$bad podman stop: exit $code, want 42;"
     [ $t -lt 5000 ] || bad="$bad podman stop took ${t} ms;"
-    if [ -z "$bad" ]; then
-        pass podman-entrypoint
-        echo "  (exit codes 0 and 3 pass through; podman stop took ${t} ms, exit 42)"
-    else
-        fail podman-entrypoint "$bad"
-    fi
+    verdict podman-entrypoint "$bad" "exit codes 0 and 3 pass through; podman stop took ${t} ms, exit 42"
 }
 
 # Health: `--health-cmd` and the image's own HEALTHCHECK, both answered by `drinitctl health`,
@@ -250,12 +210,7 @@ s_init_nested() {
     code=$(exit_code "$c")
     [ "$code" = 42 ] || bad="$bad podman stop: exit $code, want 42;"
     [ $t -lt 5000 ] || bad="$bad podman stop took ${t} ms;"
-    if [ -z "$bad" ]; then
-        pass podman-init-nested
-        echo "  (PID 1: $pid1; drinitctl reaches the inner drinit, program pid $pid; podman stop ${t} ms)"
-    else
-        fail podman-init-nested "$bad"
-    fi
+    verdict podman-init-nested "$bad" "PID 1: $pid1; drinitctl reaches the inner drinit, program pid $pid; podman stop ${t} ms"
 }
 
 # `--sdnotify=container`: podman hands the container NOTIFY_SOCKET and passes what arrives
