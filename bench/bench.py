@@ -944,7 +944,10 @@ def main():
     started = time.monotonic()
     with open("/proc/loadavg") as f:
         # Before the bench adds its own load (10,000 orphans push it up for minutes).
-        load = f.read().split()[0]
+        # The 1-minute average lags (a bench just before leaves it high for minutes): the
+        # processes runnable right now (the bench itself among them) say whether it is idle.
+        fields = f.read().split()
+        load = f"{fields[0]} ({fields[3].split('/')[0]} runnable)"
     ensure_packages()
     inits = find_inits(drinit)
     base = baseline_name(inits)
