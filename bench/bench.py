@@ -530,7 +530,7 @@ def bench_syscalls(inits, workdir):
                 wait_for(lambda: len(inst.namespace_pids()) - inst.zombies() <= 2, 60, f"{init.name}: orphans not all exited")
             finally:
                 os.kill(inst.pid, signal.SIGCONT)
-            wait_for(lambda: len(inst.namespace_pids()) <= 2, 60, f"{init.name}: orphans still unreaped")
+            wait_for(lambda: len(children_of(inst.pid)) <= 1, 60, f"{init.name}: orphans still unreaped")
             time.sleep(0.05)
             calls = trace.stop()
             per_orphan[init.name] = sum(calls.values()) / SYSCALL_ORPHANS

@@ -371,10 +371,14 @@ pub fn exec(file: &CStr, argv: *const *const c_char, envp: *const *const c_char)
     // PATH_MAX: no longer candidate can be run (the kernel would say ENAMETOOLONG).
     let mut candidate = [0u8; 4096];
     let mut denied = false;
+    // Not text::Fields: a trailing `:` is one more entry here (the current directory).
     loop {
         let end = path.iter().position(|&c| c == b':').unwrap_or(path.len());
-        if let Some(full) = join_path(&mut candidate, path.get(..end).unwrap_or(&[]), name) {
-            match execve(full, argv, envp) {
+        let dir = path.get(..end).unwrap_or(&[]);
+        let slash: &[u8] = if dir.is_empty() { b"" } else { b"/" };
+        // A candidate cut to fit would be another file: one that does not fit is skipped.
+        if crate::text::join(&mut candidate, &[dir, slash, name]) == dir.len() + slash.len() + name.len() {
+            match execve(cstr_until_nul(&candidate), argv, envp) {
                 Errno::ACCES => denied = true,
                 Errno::NOENT | Errno::NOTDIR => {}
                 other => return other,
@@ -385,19 +389,6 @@ pub fn exec(file: &CStr, argv: *const *const c_char, envp: *const *const c_char)
             None => return if denied { Errno::ACCES } else { Errno::NOENT },
         }
     }
-}
-
-/// `dir/name` NUL-terminated in `buf` (just `name` for an empty `dir`), if it fits.
-fn join_path<'a>(buf: &'a mut [u8; 4096], dir: &[u8], name: &[u8]) -> Option<&'a CStr> {
-    let mut len = 0;
-    let slash: &[u8] = if dir.is_empty() { b"" } else { b"/" };
-    for part in [dir, slash, name, b"\0"] {
-        for &b in part {
-            *buf.get_mut(len)? = b;
-            len += 1;
-        }
-    }
-    Some(cstr_until_nul(buf))
 }
 
 fn execve(file: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {

@@ -52,8 +52,9 @@ fn raw_status_helper() {
 #[ignore = "helper process for the sd_notify tests"]
 fn notify_send_helper() {
     let message = std::env::var("DRINIT_TEST_NOTIFY").expect("run by a test");
-    let to = std::env::var("NOTIFY_SOCKET").expect("no NOTIFY_SOCKET");
-    let to = SocketAddr::from_abstract_name(to.strip_prefix('@').expect("an abstract name").as_bytes()).unwrap();
+    let notify_socket = std::env::var("NOTIFY_SOCKET").expect("no NOTIFY_SOCKET");
+    let name = notify_socket.strip_prefix('@').expect("an abstract name");
+    let to = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let socket = UnixDatagram::unbound().unwrap();
     // `FDS<n>:MESSAGE`: MESSAGE with n copies of a pipe's write end attached, as
     // sd_notify_barrier(3) sends `BARRIER=1` with one; then, like it, waits until the
@@ -61,8 +62,7 @@ fn notify_send_helper() {
     if let Some((count, message)) = message.strip_prefix("FDS").and_then(|m| m.split_once(':')) {
         let (mut reader, writer) = std::io::pipe().unwrap();
         let fds = vec![std::os::fd::AsRawFd::as_raw_fd(&writer); count.parse().unwrap()];
-        let name = std::env::var("NOTIFY_SOCKET").unwrap();
-        send_with_fds(&socket, name.strip_prefix('@').unwrap(), message.as_bytes(), &fds).expect("sendmsg with SCM_RIGHTS");
+        send_with_fds(&socket, name, message.as_bytes(), &fds).expect("sendmsg with SCM_RIGHTS");
         drop(writer);
         let _ = std::io::Read::read_to_end(&mut reader, &mut Vec::new());
         return;
