@@ -42,7 +42,7 @@ IDLE_SECONDS = 3.0
 # in 0 of 20. So every init is started at every place of that order, SIGNAL_ROTATIONS
 # times (with 10 sets for 6 instances, dumb-init had been started among the first four
 # twice as often as drinit, and had the fastest unpinned latency in every run).
-SIGNAL_ROTATIONS = 2
+SIGNAL_ROTATIONS = 4
 
 
 T0 = time.monotonic()
@@ -363,8 +363,9 @@ exec sleep 3600
 
 
 def bench_reaping(inits, workdir, reps):
-    """Time from SIGKILL of ORPHANS orphans until the namespace has no process but the init
-    and the program (no zombie left), and the init's peak RSS."""
+    """Time from the moment all ORPHANS orphans have exited (the init held stopped while they
+    die) until the init has reaped them all; the init's CPU and wake-ups over that time, and
+    its peak RSS."""
     block = os.path.join(workdir, "never-written.fifo")
     os.mkfifo(block)
     times = {i.name: [] for i in inits}
@@ -377,10 +378,21 @@ def bench_reaping(inits, workdir, reps):
             inst = Instance(init, ["sh", "-c", REAPER_PROGRAM], workdir, f"reap{rep}", env=env)
             try:
                 pgid = orphan_group(inst)
-                cpu_before = cpu_ms(inst.pid)
-                switches_before = proc_field(inst.pid, "voluntary_ctxt_switches")
-                start = time.perf_counter()
-                os.killpg(pgid, signal.SIGKILL)
+                # Killing 10,000 processes is the kernel's work, and on this machine it took
+                # 60-590 ms for the kill(-pgid) alone and 0.2-1.1 s until the first reap, for
+                # any init: that noise was 95% of the old kill-to-reaped time. Stopped, the
+                # init finds them all exited at once and the time is its own reaping.
+                os.kill(inst.pid, signal.SIGSTOP)
+                wait_for(lambda: stat_field(inst.pid, 0) == "T", 5, f"{init.name}: not stopped by SIGSTOP")
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                    if not wait_until_nothing_runs(10):
+                        log(f"{init.name}: the machine stayed busy; timing the reaping anyway")
+                finally:
+                    cpu_before = cpu_ms(inst.pid)
+                    switches_before = proc_field(inst.pid, "voluntary_ctxt_switches")
+                    start = time.perf_counter()
+                    os.kill(inst.pid, signal.SIGCONT)
                 deadline = start + 60
                 # The init's list of children, not the namespace's /proc: listing that
                 # leaves a dentry per pid for the init to invalidate (see children_of).
@@ -401,6 +413,22 @@ def bench_reaping(inits, workdir, reps):
     cpu_medians = {n: None if None in c else median(c) for n, c in cpu.items()}
     woken = {n: median(w) for n, w in wakeups.items()}
     return medians, cpu_medians, woken, {n: max(p) for n, p in peak.items()}, cpu
+
+
+def wait_until_nothing_runs(timeout):
+    """Waits until no process but this one is runnable (/proc/loadavg), three looks in a row
+    1 ms apart: the killed orphans are runnable until they are zombies. Reading their own
+    /proc entries instead would leave a dentry each for the reaping init to invalidate."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3:
+        if time.monotonic() > deadline:
+            return False
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+        quiet = quiet + 1 if runnable <= 1 else 0
+        time.sleep(0.001)
+    return True
 
 
 def orphan_group(inst, orphans=ORPHANS):
@@ -767,7 +795,7 @@ def report(inits, base, results, params, elapsed):
         ("signal_cpu_pinned", f"init's CPU time per forwarded signal pinned to CPU 0, µs{cpu_of_runs}", results["signal_cpu_pinned"], 2),
         ("syscalls_signal", f"system calls per forwarded signal ({SYSCALL_SIGNALS}, strace)", results["syscalls_signal"], 2),
         ("", "which, per signal", {n: f"`{v}`" for n, v in names.items()}, 0),
-        ("reap", f"reap {ORPHANS:,} orphans, ms (median of {params['reaps']}{of_runs})", results["reap"], 1),
+        ("reap", f"reap {ORPHANS:,} exited orphans, ms (median of {params['reaps']}{of_runs})", results["reap"], 1),
         ("reap_cpu", f"init's CPU time to reap {ORPHANS:,} orphans, ms{cpu_of_runs}", results["reap_cpu"], 1),
         ("", f"init's wake-ups while reaping them (median{of_runs})", results["reap_wakeups"], 0),
         ("syscalls_orphan", f"system calls per reaped orphan ({SYSCALL_ORPHANS:,} exited at once, strace)", results["syscalls_orphan"], 2),
@@ -828,15 +856,17 @@ def report(inits, base, results, params, elapsed):
         "  The same program run as PID 1 itself and signalled directly, in the same loop, answers in",
         f"  {results['signal_direct']:.1f} µs ({results['signal_pinned_direct']:.1f} µs pinned): the rest is what the init adds.",
         f"- **reaping**: the program forks {ORPHANS:,} shell subshells into a session of their own and lets the forking",
-        "  shell exit, so they are orphans of the init; one `kill(-pgid, SIGKILL)` ends them together; the time runs",
-        "  until the init's list of children (`/proc/PID/task/PID/children`, zombies included) holds only the",
-        "  program, polled every 0.5 ms once fewer than 100 are left (every 5 ms before: listing 10,000 pids takes",
-        "  CPU the init needs). The bench never reads the orphans' own `/proc` entries: each one read leaves a",
-        "  dentry the reaping init must invalidate, which was half of its CPU here (perf) until the bench stopped.",
-        "  Most of what is left is the kernel's: each `wait4` walks the children still alive, so the CPU follows",
-        "  the init's wake-ups (voluntary context switches over the reaping): one when the exits are over before",
-        "  it runs (~40 ms here), up to ~1,000 when it runs alongside them (~1 s). Which of the two a repetition",
-        "  gets is the scheduler's doing, for any init. The peak RSS is the init's `VmHWM` afterwards.",
+        "  shell exit, so they are orphans of the init. The init is stopped (SIGSTOP), one `kill(-pgid, SIGKILL)` ends",
+        "  the orphans, and once nothing runnable is left (`/proc/loadavg`: they are all zombies) the init gets SIGCONT;",
+        "  the time runs from there until the init's list of children (`/proc/PID/task/PID/children`, zombies",
+        "  included) holds only the program, polled every 0.5 ms once fewer than 100 are left (every 5 ms before:",
+        "  listing 10,000 pids takes CPU the init needs). Timed from the kill instead, as the bench once did, the",
+        "  kernel's exit of 10,000 processes was 95% of it and decided it by chance: the `kill(-pgid)` alone took",
+        "  60-590 ms and the first reap came 0.2-1.1 s after it, for any init. The bench never reads the orphans'",
+        "  own `/proc` entries: each one read leaves a dentry the reaping init must invalidate, which was half of",
+        "  its CPU here (perf). What is left is mostly the kernel's `wait4` and release of each zombie; the",
+        "  wake-ups row (voluntary context switches) checks that the init found them all at one wake-up.",
+        "  The peak RSS is the init's `VmHWM` afterwards.",
         "- **init's CPU time**: `se.sum_exec_runtime` of the init (`/proc/PID/sched`) before and after each",
         "  signal loop (divided by the number of signals) and around each reaping: the init's own work, without the",
         "  wake-up delays of the wall-clock rows; unpinned it includes the cost of waking across CPUs, so it",
@@ -954,7 +984,7 @@ def main():
     params = (
         {"startup": 20, "signals": 20, "reaps": 1, "idle": 1, "ctl": 20, "runs": 1}
         if args.quick
-        else {"startup": 300, "signals": 1000, "reaps": 7, "idle": 2, "ctl": 200, "runs": max(1, args.runs)}
+        else {"startup": 300, "signals": 2000, "reaps": 9, "idle": 2, "ctl": 200, "runs": max(1, args.runs)}
     )
     runs = []
     with tempfile.TemporaryDirectory(prefix="drinit-bench.") as workdir:
