@@ -382,10 +382,8 @@ def bench_reaping(inits, workdir, reps):
                 # 60-590 ms for the kill(-pgid) alone and 0.2-1.1 s until the first reap, for
                 # any init: that noise was 95% of the old kill-to-reaped time. Stopped, the
                 # init finds them all exited at once and the time is its own reaping.
-                os.kill(inst.pid, signal.SIGSTOP)
-                wait_for(lambda: stat_field(inst.pid, 0) == "T", 5, f"{init.name}: not stopped by SIGSTOP")
                 try:
-                    os.killpg(pgid, signal.SIGKILL)
+                    kill_with_init_stopped(inst, pgid)
                     if not wait_until_nothing_runs(10):
                         log(f"{init.name}: the machine stayed busy; timing the reaping anyway")
                 finally:
@@ -413,6 +411,16 @@ def bench_reaping(inits, workdir, reps):
     cpu_medians = {n: None if None in c else median(c) for n, c in cpu.items()}
     woken = {n: median(w) for n, w in wakeups.items()}
     return medians, cpu_medians, woken, {n: max(p) for n, p in peak.items()}, cpu
+
+
+def kill_with_init_stopped(inst, pgid):
+    """Stops the init (SIGSTOP, until it is stopped) and ends the orphans of group PGID with
+    one kill(-pgid, SIGKILL): resumed (SIGCONT, the caller's) once they have all exited, the
+    init finds them all at one wake-up."""
+    os.kill(inst.pid, signal.SIGSTOP)
+    # "t" under strace: a traced process stops in a tracing stop.
+    wait_for(lambda: stat_field(inst.pid, 0) in ("T", "t"), 5, f"{inst.init.name}: not stopped by SIGSTOP")
+    os.killpg(pgid, signal.SIGKILL)
 
 
 def wait_until_nothing_runs(timeout):
@@ -550,9 +558,8 @@ def bench_syscalls(inits, workdir):
             # Stopped while they die, the init finds them all exited at one wake-up: the
             # count is then its calls per orphan, not how strace's slowness spread the exits
             # over wake-ups (unstopped, the same init counted anywhere from 1.0 to 2.5).
-            os.kill(inst.pid, signal.SIGSTOP)
             try:
-                os.killpg(pgid, signal.SIGKILL)
+                kill_with_init_stopped(inst, pgid)
                 # None alive but the init and the program (one may be reaped already: an
                 # init interrupted by strace's attach can make its reaping pass first).
                 wait_for(lambda: len(inst.namespace_pids()) - inst.zombies() <= 2, 60, f"{init.name}: orphans not all exited")
