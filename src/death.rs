@@ -21,9 +21,14 @@ pub struct Death {
 }
 
 impl Death {
+    /// No counter file (yet).
+    pub fn none() -> Death {
+        Death { counter: [0; 256], at_start: None, oom: false, oom_kills: 0 }
+    }
+
     /// Finds the counter file of drinit's memory cgroup (the program's too).
     pub fn find() -> Death {
-        let mut death = Death { counter: [0; 256], at_start: None, oom: false, oom_kills: 0 };
+        let mut death = Death::none();
         let mut cgroup = [0u8; 4096];
         // At start-up only, and a container has a few dozen mounts; should a long table be
         // cut, the cgroup mounts come early in it.
@@ -44,6 +49,9 @@ impl Death {
     }
 
     fn count(&self) -> Option<u64> {
+        if self.counter[0] == 0 {
+            return None;
+        }
         let mut buf = [0u8; 512];
         oom_kill_count(read(sys::cstr_until_nul(&self.counter), &mut buf))
     }
