@@ -328,11 +328,12 @@ pub fn spawn_sharing_memory<F: FnMut()>(child: &mut F) -> SysResult<i32> {
         child();
         exit_now(crate::exit::SYSTEM_ERROR)
     }
-    let mut stack = MaybeUninit::<[u128; CHILD_STACK / 16]>::uninit();
-    // SAFETY: one past the end of `stack` (16-byte aligned), which lives until the clone
-    // returns here, when the child is done with it (exec'd or exited). Its stack grows
-    // down from there.
-    let top = unsafe { stack.as_mut_ptr().cast::<u8>().add(CHILD_STACK) };
+    // In .bss, not on drinit's stack: only the pages the child touches become resident
+    // (a frame this large is probed page by page, which made all 32 KiB resident).
+    static mut STACK: [u128; CHILD_STACK / 16] = [0; CHILD_STACK / 16];
+    // SAFETY: one past the end of STACK (16-byte aligned); only a child uses it, one at a
+    // time: drinit is suspended until the child is done with it (exec'd or exited).
+    let top = unsafe { (&raw mut STACK).cast::<u8>().add(CHILD_STACK) };
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as usize;
     // SAFETY: see clone_on_stack; CLONE_VFORK keeps this thread (drinit's only one)
     // suspended while the child runs on `stack` with `child`, so nothing else touches
