@@ -219,9 +219,16 @@ impl Init {
         let mut batch = [SignalInfo { signal: 0, sender_pid: 0, code: 0 }; 16];
         let every_signal = SigMask::full();
         let mut waits: u8 = 0;
+        // Nothing but forwarding happened since the timer was armed and readiness looked
+        // at: a forwarded signal moves no deadline and changes no verdict, so its batch
+        // skips both (~5% of drinit's CPU per forwarded signal, make bench).
+        let mut settled = false;
         loop {
-            self.arm_timer();
-            self.tell_engine_when_ready();
+            if !settled {
+                self.arm_timer();
+                self.tell_engine_when_ready();
+            }
+            settled = true;
             // The one blocking call: rt_sigtimedwait, which takes one signal, lowest first
             // (~0.2 µs a signal cheaper than a read of the signalfd); every 8th wait a read
             // of the signalfd, which takes up to 16 at once, every pending standard signal
@@ -240,12 +247,14 @@ impl Init {
                 readable |= info.signal == libc::SIGIO;
                 match self.event_for(*info) {
                     Event::Signal(action) => {
+                        settled &= matches!(action, Action::Deliver(_));
                         self.perform(action);
                     }
                     Event::Readable => readable = true,
                     Event::TimerFired => due = true,
                 }
             }
+            settled &= !(readable | due);
             if readable {
                 self.on_readable();
             }

@@ -600,13 +600,16 @@ const SI_PID: usize = 4;
 /// drinit does not need (no handler is installed). Writes it to `out[0]`; returns 1, or
 /// 0 on an error.
 pub fn take_signal(set: &SigMask, out: &mut [SignalInfo; 16]) -> usize {
-    let mut info = [0i32; SIGINFO_WORDS];
+    // Not zeroed first (once per forwarded signal): the kernel writes all of it.
+    let mut info = MaybeUninit::<[i32; SIGINFO_WORDS]>::uninit();
     // SAFETY: the kernel reads an 8-byte signal set from `set` (a larger sigset_t), no
     // timeout (NULL), and writes one 128-byte siginfo into `info`.
     let r = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &set.0, info.as_mut_ptr(), core::ptr::null::<libc::timespec>(), 8usize) };
     if r <= 0 {
         return 0;
     }
+    // SAFETY: a signal was dequeued, so the kernel wrote the whole siginfo.
+    let info = unsafe { info.assume_init() };
     out[0] = SignalInfo { signal: info[SI_SIGNO], sender_pid: info[SI_PID], code: info[SI_CODE] };
     1
 }
