@@ -221,7 +221,7 @@ impl Init {
         let mut waits: u8 = 0;
         // Nothing but forwarding happened since the timer was armed and readiness looked
         // at: a forwarded signal moves no deadline and changes no verdict, so its batch
-        // skips both (~5% of drinit's CPU per forwarded signal, make bench).
+        // skips both (1-5% of drinit's CPU per forwarded signal, pinned to one CPU).
         let mut settled = false;
         loop {
             if !settled {
