@@ -201,8 +201,9 @@ impl Init {
         };
         match init.spawn_program() {
             Ok(()) => {
-                // Found while the program starts, not before: reading the mount table
-                // took ~25 µs, on the path of every container start (make bench).
+                // Found while the program starts, not before: what it reads (the mount
+                // table, where the cgroup is not at its usual place) would delay every
+                // container's start.
                 init.death = Death::find();
                 init.death.program_started();
                 Ok(init)
