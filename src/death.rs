@@ -37,8 +37,8 @@ impl Death {
         let mut cgroup = [0u8; 4096];
         let cgroup = read(c"/proc/self/cgroup", &mut cgroup);
         let Some((path, v2)) = memory_cgroup(cgroup) else { return death };
-        let (standard, file): (&[u8], &[u8]) =
-            if v2 { (b"/sys/fs/cgroup", V2_FILE) } else { (b"/sys/fs/cgroup/memory", V1_FILE) };
+        let standard: &[u8] = if v2 { b"/sys/fs/cgroup" } else { b"/sys/fs/cgroup/memory" };
+        let file = counter_file(v2);
         // The cgroup's directory under the mount; else the mount itself (Docker mounts the
         // container's own cgroup there while /proc/self/cgroup may name the host's path).
         let found = death.counts_in(&[standard, path, file]) || death.counts_in(&[standard, file]) || {
@@ -117,16 +117,17 @@ fn oom_kill_count(file: &[u8]) -> Option<u64> {
     None
 }
 
-/// Where the counter file should be: mount point + directory + file.
+/// Where the counter file should be: mount point + directory (+ `counter_file`).
 #[derive(Debug, PartialEq, Eq)]
 struct Location<'a> {
     mount_point: &'a [u8],
     directory: &'a [u8],
-    file: &'a [u8],
 }
 
-const V1_FILE: &[u8] = b"/memory.oom_control";
-const V2_FILE: &[u8] = b"/memory.events";
+/// The file with the `oom_kill` count in a memory cgroup's directory.
+fn counter_file(v2: bool) -> &'static [u8] {
+    if v2 { b"/memory.events" } else { b"/memory.oom_control" }
+}
 
 /// The memory cgroup's path in `/proc/self/cgroup`: v1's `memory` controller, else v2's
 /// unified hierarchy (`true`).
@@ -167,7 +168,7 @@ fn location<'a>(path: &'a [u8], v2: bool, mountinfo: &'a [u8]) -> Option<Locatio
         if ours {
             // The mount shows the cgroup at ROOT: the path below it is the directory.
             let directory = if root == b"/" { path } else { path.strip_prefix(root).unwrap_or(path) };
-            return Some(Location { mount_point, directory, file: if v2 { V2_FILE } else { V1_FILE } });
+            return Some(Location { mount_point, directory });
         }
     }
     None
@@ -177,13 +178,14 @@ fn location<'a>(path: &'a [u8], v2: bool, mountinfo: &'a [u8]) -> Option<Locatio
 mod tests {
     use super::*;
 
-    fn location<'a>(cgroup: &'a [u8], mountinfo: &'a [u8]) -> Option<Location<'a>> {
+    /// Mount point, directory and counter file, as `find` joins them.
+    fn location<'a>(cgroup: &'a [u8], mountinfo: &'a [u8]) -> Option<(&'a [u8], &'a [u8], &'static [u8])> {
         let (path, v2) = memory_cgroup(cgroup)?;
-        super::location(path, v2, mountinfo)
+        super::location(path, v2, mountinfo).map(|at| (at.mount_point, at.directory, counter_file(v2)))
     }
 
-    fn at<'a>(mount_point: &'a str, directory: &'a str, file: &'a str) -> Option<Location<'a>> {
-        Some(Location { mount_point: mount_point.as_bytes(), directory: directory.as_bytes(), file: file.as_bytes() })
+    fn at<'a>(mount_point: &'a str, directory: &'a str, file: &'static str) -> Option<(&'a [u8], &'a [u8], &'static [u8])> {
+        Some((mount_point.as_bytes(), directory.as_bytes(), file.as_bytes()))
     }
 
     #[test]
