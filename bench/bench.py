@@ -11,6 +11,7 @@ Usage: python3 bench/bench.py --drinit /abs/path/to/drinit [--quick] [--no-write
 
 import argparse
 import atexit
+import contextlib
 import datetime
 import json
 import os
@@ -213,7 +214,8 @@ class Instance:
         if pinned:
             argv = ["taskset", "-c", "0"] + argv
         environment = dict(os.environ, BENCH_READY=self.fifo, **(env or {}))
-        self.unshare_pid = os.posix_spawnp(argv[0], argv, environment)
+        with in_cpu_cgroup():
+            self.unshare_pid = os.posix_spawnp(argv[0], argv, environment)
         RUNNING[self.unshare_pid] = None
         self.expect(b"r", 30)
         (self.pid,) = children_of(self.unshare_pid)  # the init, as the host sees it
@@ -268,19 +270,21 @@ def percentile(values, fraction):
 
 
 # The inits run in a cpu cgroup of their own, as every container does (Docker, podman and
-# Kubernetes put each in one). Outside one, on a kernel with scheduler autogroups
-# (CONFIG_SCHED_AUTOGROUP, on in Debian), a process that calls setsid() gets a scheduling
-# group of its own; the kernel then pays for a second group at every wake-up of the
-# program. Inits that give the program its own session (drinit, dumb-init) paid ~5% more CPU
-# per forwarded signal than the same drinit with setpgid() instead, a cost no container
-# sees: the kernel uses autogroups only for tasks in the root cpu cgroup.
+# Kubernetes put each in one), and the bench, which sends the signals as an engine does,
+# outside it. Outside one, on a kernel with scheduler autogroups (CONFIG_SCHED_AUTOGROUP, on
+# in Debian), a process that calls setsid() gets a scheduling group of its own and the
+# kernel pays for a second group at every wake-up of the program: inits that give the
+# program its own session (drinit, dumb-init) paid ~5% more CPU per forwarded signal than
+# the same drinit with setpgid() instead, a cost no container sees (the kernel uses
+# autogroups only for tasks in the root cpu cgroup).
 CGROUP_NAME = "drinit-bench"
+# cgroup.procs of the inits' cgroup and of the bench's own, once made.
+CGROUP = {}
 
 
-def enter_cpu_cgroup():
-    """Moves this process (so every instance it starts) into a fresh cpu cgroup, v1 or v2;
-    returns where, or why not, for the report. Left (and removed) at exit."""
-    own = os.getpid()
+def make_cpu_cgroup():
+    """Makes a fresh cpu cgroup (v1 or v2) for what `in_cpu_cgroup` starts; returns where,
+    or why not, for the report. Removed at exit."""
     v1 = "/sys/fs/cgroup/cpu"
     if os.path.exists(os.path.join(v1, "cpu.shares")):
         root, enable = v1, None
@@ -289,28 +293,41 @@ def enter_cpu_cgroup():
     else:
         return "not in a cpu cgroup: the kernel offers no cpu controller"
     path = os.path.join(root, CGROUP_NAME)
-    previous = current_cgroup(root, v1=enable is None)
     try:
         if enable and "cpu" not in read_text(enable).split():
             with open(enable, "w") as f:
                 f.write("+cpu")
         os.makedirs(path, exist_ok=True)
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(own))
     except OSError as e:
         return f"not in a cpu cgroup: {path}: {e.strerror}"
+    home = os.path.join(root, current_cgroup(root, v1=enable is None).lstrip("/"), "cgroup.procs")
+    CGROUP.update(inits=os.path.join(path, "cgroup.procs"), home=home)
 
-    def leave():
+    def remove():
         kill_everything()  # an exit handler registered after this one would run too late
         try:
-            with open(os.path.join(root, previous.lstrip("/"), "cgroup.procs"), "w") as f:
-                f.write(str(own))
             os.rmdir(path)
         except OSError as e:
             log(f"could not remove {path}: {e.strerror}")
 
-    atexit.register(leave)
-    return f"in the cpu cgroup /{CGROUP_NAME} ({'v1' if enable is None else 'v2'}), as in a container"
+    atexit.register(remove)
+    return f"in the cpu cgroup /{CGROUP_NAME} ({'v1' if enable is None else 'v2'}), as in a container; the bench outside it"
+
+
+@contextlib.contextmanager
+def in_cpu_cgroup():
+    """What the bench starts inside this block starts in the inits' cpu cgroup (a child
+    begins in its parent's): the bench moves in for the block and back out after it."""
+    if not CGROUP:
+        yield
+        return
+    with open(CGROUP["inits"], "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        with open(CGROUP["home"], "w") as f:
+            f.write(str(os.getpid()))
 
 
 def read_text(path):
@@ -458,6 +475,8 @@ def bench_reaping(inits, workdir, reps):
                     if not wait_until_nothing_runs(10):
                         log(f"{init.name}: the machine stayed busy; timing the reaping anyway")
                 finally:
+                    if stat_field(inst.pid, 0) in (None, "Z"):
+                        raise RuntimeError(f"{init.name}: the init (pid {inst.pid}) ended while its orphans were killed")
                     cpu_before = cpu_ms(inst.pid)
                     switches_before = proc_field(inst.pid, "voluntary_ctxt_switches")
                     start = time.perf_counter()
@@ -1009,7 +1028,8 @@ def measure(inits, workdir, params):
     (medians within the run), plus the raw samples the spread is computed from."""
     r = {}
     log(f"startup+exit: {params['startup']} runs of each init")
-    startup, startup_base = bench_startup(inits, params["startup"])
+    with in_cpu_cgroup():
+        startup, startup_base = bench_startup(inits, params["startup"])
     log(f"signal latency: {params['signals']} signals to each init, unpinned")
     signal_times, r["signal_cpu"] = bench_signals(inits, workdir, params["signals"], pinned=False)
     log(f"signal latency: {params['signals']} signals to each init, pinned to CPU 0")
@@ -1081,7 +1101,7 @@ def main():
         fields = f.read().split()
         load = f"{fields[0]} ({fields[3].split('/')[0]} runnable)"
     ensure_packages()
-    placement = enter_cpu_cgroup()
+    placement = make_cpu_cgroup()
     log("inits run", placement)
     inits = find_inits(drinit)
     base = baseline_name(inits)
