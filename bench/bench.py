@@ -13,6 +13,7 @@ import argparse
 import atexit
 import contextlib
 import datetime
+import errno
 import json
 import os
 import platform
@@ -305,10 +306,16 @@ def make_cpu_cgroup():
 
     def remove():
         kill_everything()  # an exit handler registered after this one would run too late
-        try:
-            os.rmdir(path)
-        except OSError as e:
-            log(f"could not remove {path}: {e.strerror}")
+        # The killed tasks leave the cgroup a moment after they have been reaped.
+        for attempt in range(100):
+            try:
+                os.rmdir(path)
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY or attempt == 99:
+                    log(f"could not remove {path}: {e.strerror}")
+                    return
+                time.sleep(0.01)
 
     atexit.register(remove)
     return f"in the cpu cgroup /{CGROUP_NAME} ({'v1' if enable is None else 'v2'}), as in a container; the bench outside it"
@@ -957,10 +964,11 @@ def report(inits, base, results, params, elapsed):
         f"inits in the same run, interleaved round-robin within each repetition, each repetition starting with",
         "the next init (whichever init came first in a round measured slower); the whole run is repeated",
         f"{runs} times and each cell is the median of the runs' values (the machine is noisy: compare within a run).",
-        "All of them run in one cpu cgroup of the bench's, as a container's processes do: in the root cpu cgroup",
-        "a kernel with scheduler autogroups gives each new session its own scheduling group, and the inits that",
-        "start the program in a session of its own (drinit, dumb-init) would pay for that group at every wake-up",
-        "of it (~5% of drinit's CPU per forwarded signal, unpinned), a cost no container pays.",
+        "The instances run in one cpu cgroup, as a container's processes do, and the bench (the sender of the",
+        "signals, like an engine) outside it: in the root cpu cgroup a kernel with scheduler autogroups gives each",
+        "new session its own scheduling group, and the inits that start the program in a session of its own",
+        "(drinit, dumb-init) would pay for that group at every wake-up of it (~5% of drinit's CPU per forwarded",
+        "signal, unpinned), a cost no container pays.",
         "",
         f"- **startup+exit**: wall time of `unshare … INIT -- /bin/true` (dumb-init: `dumb-init /bin/true`) minus",
         f"  that of `unshare … /bin/true` alone (median {results['startup_base']:.3f} ms), spawn to exit.",
