@@ -5,12 +5,12 @@ use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const IGNORES_TERM: &str = "trap '' TERM; while :; do sleep 0.1; done";
-
 #[test]
 fn grace_kills_a_term_ignoring_program_and_exits_137() {
-    let mut init = Init::start(&["--grace", "1", "--", "sh", "-c", IGNORES_TERM]);
-    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let scratch = Scratch::new("grace-137");
+    let program = scratch.term_ignorer("");
+    let mut init = Init::start(&["--grace", "1", "--", &program]);
+    assert!(scratch.term_is_ignored());
     let sent = Instant::now();
     init.signal(SIGTERM);
     assert_eq!(init.wait_exit(Duration::from_secs(3)), Some(137), "{}", init.stderr());
@@ -19,8 +19,10 @@ fn grace_kills_a_term_ignoring_program_and_exits_137() {
 
 #[test]
 fn without_grace_drinit_waits_for_the_program() {
-    let mut init = Init::start(&["--", "sh", "-c", IGNORES_TERM]);
-    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let scratch = Scratch::new("no-grace");
+    let program = scratch.term_ignorer("");
+    let mut init = Init::start(&["--", &program]);
+    assert!(scratch.term_is_ignored());
     init.signal(SIGTERM);
     std::thread::sleep(Duration::from_secs(2));
     assert!(init.is_running(), "grace 0 means wait forever");
@@ -32,18 +34,17 @@ fn grace_sweeps_a_grandchild_in_its_own_session_as_subreaper() {
     // Not PID 1: the sweep must find the grandchild through /proc, and only drinit's own
     // descendants may be signalled.
     let scratch = Scratch::new("sweep");
-    let program = scratch.script(
-        "program.sh",
-        &format!(
-            "setsid sh -c \"trap '' TERM; echo \\$\\$ > {}; while :; do sleep 0.1; done\" &\n{IGNORES_TERM}",
-            scratch.path("grandchild").display()
-        ),
-    );
+    // Its grandchild in a session of its own, started once the program ignores TERM too.
+    let program = scratch.term_ignorer(&format!(
+        "setsid sh -c \"trap '' TERM; echo \\$\\$ > {}; while :; do sleep 0.1; done\" &",
+        scratch.path("grandchild").display()
+    ));
     let mut child = Command::new(drinit())
         .args(["--grace", "1", "--", &program])
         .env("DRINIT_SOCKET", format!("sweep-{}", std::process::id()))
         .spawn()
         .unwrap();
+    assert!(scratch.term_is_ignored());
     assert!(eventually(Duration::from_secs(5), || scratch.read("grandchild").trim().parse::<i32>().is_ok()));
     let grandchild: i32 = scratch.read("grandchild").trim().parse().unwrap();
     assert!(kill(child.id() as i32, SIGTERM));
@@ -138,8 +139,10 @@ fn a_stop_signal_during_backoff_ends_drinit_at_once() {
 
 #[test]
 fn drinitctl_stop_on_a_term_ignoring_program_returns_after_the_grace() {
-    let init = Init::start(&["--grace", "1", "--", "sh", "-c", IGNORES_TERM]);
-    assert!(eventually(Duration::from_secs(5), || init.program_pid() > 0));
+    let scratch = Scratch::new("stop-grace");
+    let program = scratch.term_ignorer("");
+    let init = Init::start(&["--grace", "1", "--", &program]);
+    assert!(scratch.term_is_ignored());
     let started = Instant::now();
     let out = init.ctl(&["stop"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));

@@ -95,6 +95,19 @@ impl Scratch {
         fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
+    /// A program that ignores SIGTERM and loops; `BODY` runs after its trap is set, and
+    /// then it writes `trapped` to the file `trapped`. A test that signals it before that
+    /// (its pid is known as soon as it is spawned) would end it with the TERM it is about
+    /// to ignore: wait with `term_is_ignored` first.
+    pub fn term_ignorer(&self, body: &str) -> String {
+        let trapped = self.path("trapped");
+        self.script("ignores-term.sh", &format!("trap '' TERM\n{body}\necho trapped > {}\nwhile :; do sleep 0.05; done", trapped.display()))
+    }
+
+    pub fn term_is_ignored(&self) -> bool {
+        eventually(Duration::from_secs(5), || self.read("trapped").contains("trapped"))
+    }
+
     pub fn lines(&self, name: &str) -> Vec<String> {
         self.read(name).lines().map(str::to_owned).collect()
     }
