@@ -1,12 +1,14 @@
 //! Start + exec of the program, the trap hooks and the exec health probe.
 //!
-//! The child runs in drinit's memory until it execs, while drinit waits (vfork semantics,
-//! `sys::spawn_sharing_memory`): no page tables to copy, no copy-on-write faults on either
-//! side. Until exec it makes only raw, async-signal-safe calls. It reports an
-//! exec failure's errno through a close-on-exec pipe, so the parent knows before it
-//! reports anything whether the exec worked (EOF) or why it did not (4 bytes of errno).
+//! A hook or the probe runs in drinit's memory until it execs, while drinit waits (vfork
+//! semantics, `sys::spawn_child`): no page tables to copy, no copy-on-write faults on
+//! either side. The program gets a memory of its own instead and drinit does not wait:
+//! a drinit that sleeps until its program has exec'd is, from then on, preempted by the
+//! program on most signals it forwards on a shared CPU (see the README's Benchmarks).
+//! Until exec the child makes only raw, async-signal-safe calls. It reports an exec
+//! failure's errno through a close-on-exec pipe: EOF there means the exec worked.
 
-use crate::sys::{self, Errno, SigMask};
+use crate::sys::{self, Errno, Fd, SigMask};
 use core::ffi::{c_char, CStr};
 
 /// How the child relates to the terminal and to drinit's process group.
@@ -40,8 +42,20 @@ pub enum SpawnError {
 /// Room for the environment of a helper: drinit's own variables plus the extra ones.
 const ENV_SLOTS: usize = 1024;
 
-/// Starts `command` and returns its pid once the exec has succeeded.
-pub fn spawn(command: &Command, original_mask: &SigMask) -> Result<i32, SpawnError> {
+/// The errno of a child's failed exec, from its report pipe; `None` once it exec'd (EOF,
+/// also when it died before: its status then tells). Blocks until one or the other;
+/// never interrupted: drinit blocks every signal.
+pub fn exec_error(report: &Fd) -> Option<Errno> {
+    let mut errno = [0u8; 4];
+    matches!(sys::read(report, &mut errno), Ok(4)).then(|| Errno(i32::from_ne_bytes(errno)))
+}
+
+/// Starts `command`: its pid, and the pipe on which it reports a failed exec (for
+/// `exec_error`). `wait`: a hook, the probe, or a start someone waits to hear about; it
+/// runs in drinit's memory, and this returns once the exec has succeeded. Otherwise (the
+/// program) the child gets a copy of drinit's memory and this returns at once: the pipe
+/// is read when the child has been reaped.
+pub fn spawn(command: &Command, original_mask: &SigMask, wait: bool) -> Result<(i32, Fd), SpawnError> {
     let listen_fds = match command.role {
         Role::Program { listen_fds } => listen_fds,
         Role::Helper => 0,
@@ -73,25 +87,20 @@ pub fn spawn(command: &Command, original_mask: &SigMask) -> Result<i32, SpawnErr
         let _ = sys::write(&exec_status_write, &errno.0.to_ne_bytes());
         sys::exit_now(crate::exit::for_exec_failure(errno))
     };
-    // Back here once the child has exec'd or exited: the pipe has its report, or EOF (its
-    // write end closed on exec). The pipe, not the shared memory, carries it: qemu-user
-    // runs a vfork as a fork, where the child's memory is its own.
-    let pid = sys::spawn_sharing_memory(&mut child).map_err(SpawnError::Resources)?;
+    // With `wait`, back here once the child has exec'd or exited: the pipe has its report,
+    // or EOF (its write end closed on exec). The pipe, not the shared memory, carries it:
+    // qemu-user runs a vfork as a fork, where the child's memory is its own.
+    let pid = sys::spawn_child(&mut child, wait).map_err(SpawnError::Resources)?;
     drop(exec_status_write);
-    let mut report = [0u8; 4];
-    let n = loop {
-        match sys::read(&exec_status_read, &mut report) {
-            Err(Errno::INTR) => continue,
-            other => break other.unwrap_or(0),
+    if wait {
+        if let Some(errno) = exec_error(&exec_status_read) {
+            // The child is exiting right now; collect it here so no one mistakes it
+            // for an orphan.
+            sys::wait_for(pid);
+            return Err(SpawnError::Exec(errno));
         }
-    };
-    if n == 4 {
-        // The child is exiting right now; collect it here so no one mistakes it
-        // for an orphan.
-        sys::wait_for(pid);
-        return Err(SpawnError::Exec(Errno(i32::from_ne_bytes(report))));
     }
-    Ok(pid)
+    Ok((pid, exec_status_read))
 }
 
 fn first_arg<'a>(command: &'a Command) -> &'a CStr {

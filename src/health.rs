@@ -243,8 +243,8 @@ fn spawn_exec_probe(argv: &[Option<&'static core::ffi::CStr>; MAX_PROBE_ARGS], m
     }
     let mut pid_var = [0u8; 40];
     let env = [child::number_variable(&mut pid_var, b"DRINIT_PID", program_pid as i64)];
-    match child::spawn(&Command { argv: pointers.as_ptr(), extra_env: &env, role: Role::Helper }, mask) {
-        Ok(pid) => Ok(pid),
+    match child::spawn(&Command { argv: pointers.as_ptr(), extra_env: &env, role: Role::Helper }, mask, true) {
+        Ok((pid, _)) => Ok(pid),
         Err(SpawnError::Exec(e)) => {
             log::error().text(b"health probe command cannot run").errno(e).emit();
             Err(())

@@ -47,8 +47,8 @@ impl Hooks {
             child::number_variable(&mut pid_var, b"DRINIT_PID", program_pid as i64),
             child::number_variable(&mut signum, b"DRINIT_SIGNAL", signal.number() as i64),
         ];
-        match child::spawn(&Command { argv: argv.as_ptr(), extra_env: &env, role: Role::Helper }, mask) {
-            Ok(pid) => {
+        match child::spawn(&Command { argv: argv.as_ptr(), extra_env: &env, role: Role::Helper }, mask, true) {
+            Ok((pid, _)) => {
                 log::info().text(b"hook started for signal ").num(signal.number() as i64).text(b", pid ").num(pid as i64).emit();
                 *slot = Some(Running { pid, deadline });
                 Some(pid)

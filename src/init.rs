@@ -5,7 +5,7 @@
 //! become the same `Action`s.
 
 use crate::args::{self, Config, OnUnhealthy, Parsed};
-use crate::child::{self, Command, Role, SpawnError};
+use crate::child;
 use crate::ctl::{self, Server, SocketName};
 use crate::death::Death;
 use crate::exit;
@@ -16,7 +16,8 @@ use crate::notify::Notify;
 use crate::proto::{self, Outcome, Reply, Request, State, Verb};
 use crate::reap;
 use crate::sig::Signal;
-use crate::supervise::{AfterExit, Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
+use crate::starting::ExecReport;
+use crate::supervise::{Supervisor, ThenStart, DEFAULT_STOP_TIMEOUT_SECS};
 use crate::sys::{self, Args, ExitStatus, Millis, SigMask, SignalInfo, Timer, UnixAddr};
 use crate::tree::Tree;
 use crate::waiters::{Awaiting, Waiters};
@@ -53,11 +54,13 @@ pub(crate) enum Origin {
     Request,
     /// The restart policy: a failure counts as an exit, with backoff and limit.
     Policy,
+    /// drinit's own start: a failure ends drinit with 126/127 whatever the policy.
+    Startup,
 }
 
 pub(crate) struct Init {
     pub(crate) config: Config,
-    args: Args,
+    pub(crate) args: Args,
     pub(crate) original_mask: SigMask,
     own_pid: i32,
     /// PID 1 of its own PID namespace: `kill(-1)` reaches exactly the container.
@@ -74,9 +77,11 @@ pub(crate) struct Init {
     /// sd_notify: the program's NOTIFY_SOCKET (--notify) and the engine's.
     pub(crate) notify: Notify,
     /// Why the program died: the cgroup's OOM-kill counter.
-    death: Death,
+    pub(crate) death: Death,
     /// Socket activation: fds 3… that the program gets (LISTEN_PID named drinit).
-    listen_fds: u32,
+    pub(crate) listen_fds: u32,
+    /// Whether the exec of a program started without waiting failed: read at its exit.
+    pub(crate) exec_report: Option<ExecReport>,
 }
 
 pub fn main(args: Args) -> i32 {
@@ -198,19 +203,14 @@ impl Init {
             notify,
             death: Death::none(),
             listen_fds: child::listen_fds(own_pid),
+            exec_report: None,
         };
-        match init.spawn_program() {
-            Ok(()) => {
-                // Found while the program starts, not before: what it reads (the mount
-                // table, where the cgroup is not at its usual place) would delay every
-                // container's start.
-                init.death = Death::find();
-                init.death.program_started();
-                Ok(init)
-            }
-            Err(SpawnError::Exec(e)) => Err(exit::for_exec_failure(e)),
-            Err(SpawnError::Resources(_)) => Err(exit::SYSTEM_ERROR),
-        }
+        init.spawn_program(Origin::Startup).map_err(|_| exit::SYSTEM_ERROR)?;
+        // Found while the program starts, not before: what it reads (the mount table,
+        // where the cgroup is not at its usual place) would delay every container's start.
+        init.death = Death::find();
+        init.death.program_started();
+        Ok(init)
     }
 
     // ---- From here on drinit is the container's PID 1: it logs errors and carries on.
@@ -401,7 +401,9 @@ impl Init {
 
     fn on_child_exit(&mut self, pid: i32, status: ExitStatus) {
         if pid == self.program.pid {
-            self.on_program_exit(status);
+            if !self.program_never_ran() {
+                self.on_program_exit(status);
+            }
         } else if self.hooks.finished(pid, status) {
             self.on_hook_exit(pid);
         } else if let Some(result) = self.health.on_exit(pid, status) {
@@ -510,56 +512,6 @@ impl Init {
                 log::debug().text(b"cannot deliver signal ").num(signal.number() as i64).errno(e).emit();
                 Outcome::Failed
             }
-        }
-    }
-
-    fn spawn_program(&mut self) -> Result<(), SpawnError> {
-        let env = self.notify.program_variable();
-        let role = Role::Program { listen_fds: self.listen_fds };
-        let command = Command { argv: self.args.tail_ptr(self.config.program), extra_env: env.as_slice(), role };
-        let now = sys::now();
-        match child::spawn(&command, &self.original_mask) {
-            Ok(pid) => {
-                log::info().text(b"started ").text(self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes())).text(b" as pid ").num(pid as i64).emit();
-                self.program.started(pid, now);
-                self.health.program_started(now);
-                self.notify.program_started();
-                self.death.program_started();
-                self.answer_waiters(Awaiting::Running, Outcome::Done, None);
-                Ok(())
-            }
-            Err(e) => {
-                let program = self.args.get(self.config.program).map_or(&b""[..], |a| a.to_bytes());
-                match e {
-                    SpawnError::Exec(errno) => log::error().text(b"cannot run ").text(program).errno(errno).emit(),
-                    SpawnError::Resources(errno) => log::error().text(b"cannot start ").text(program).text(b" (fork)").errno(errno).emit(),
-                }
-                Err(e)
-            }
-        }
-    }
-
-    pub(crate) fn start_program(&mut self, origin: Origin) {
-        let Err(e) = self.spawn_program() else { return };
-        let code = match e {
-            SpawnError::Exec(errno) => exit::for_exec_failure(errno),
-            SpawnError::Resources(_) => exit::SYSTEM_ERROR,
-        } as u8;
-        match origin {
-            Origin::Request => {
-                self.program.state = State::Stopped;
-                self.program.last_status = Some(ExitStatus::Exited(code));
-                self.answer_waiters(Awaiting::Running, Outcome::Failed, None);
-            }
-            Origin::Policy => match self.program.start_failed(code, sys::now(), &self.config) {
-                AfterExit::Exit(code) => self.finish(code),
-                // The backoff makes every later attempt wait (first restart: 1 s).
-                AfterExit::StartNow | AfterExit::StartRequested => {
-                    self.program.state = State::Restarting;
-                    self.program.restart_at = Some(sys::now() + 1000);
-                }
-                AfterExit::StayStopped | AfterExit::StartLater => {}
-            },
         }
     }
 

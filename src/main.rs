@@ -22,6 +22,7 @@ mod notify;
 mod proto;
 mod reap;
 mod sig;
+mod starting;
 mod stopping;
 mod supervise;
 mod sys;

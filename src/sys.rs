@@ -85,7 +85,8 @@ impl Fd {
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own this fd and nothing uses it after drop; close errors are moot here.
-        unsafe { libc::close(self.0) };
+        // Raw: musl's close() is a wrapper with asynchronous-I/O bookkeeping (size budget).
+        unsafe { libc::syscall(libc::SYS_close, self.0) };
     }
 }
 
@@ -217,7 +218,8 @@ pub fn set_child_subreaper() -> SysResult<()> {
 
 pub fn set_parent_death_signal(signal: i32) -> SysResult<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number by value; no memory is passed.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) }).map(|_| ())
+    // Raw: musl's prctl() unpacks variadic arguments (size budget).
+    check(unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) } as c_int).map(|_| ())
 }
 
 /// `kill(pid, sig)` for one process. `pid` must be > 0: no negative-pid tricks here.
@@ -301,29 +303,32 @@ pub fn pidfd_signal(pidfd: &Fd, signal: i32) -> SysResult<()> {
 pub fn wait_for(pid: i32) {
     let mut status: c_int = 0;
     loop {
-        // SAFETY: waitpid writes one int into `status`, a valid local.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        // SAFETY: wait4 writes one int into `status`, a valid local, and no rusage (null).
+        let r = unsafe { libc::syscall(libc::SYS_wait4, pid, &mut status as *mut c_int, 0, core::ptr::null_mut::<u8>()) };
         if r >= 0 || last_errno() != Errno::INTR {
             return;
         }
     }
 }
 
-/// Stack of a child started by `spawn_sharing_memory`: room for the PATH search's 4 KiB
+/// Stack of a child started by `spawn_child`: room for the PATH search's 4 KiB
 /// candidate and a few small frames until exec, with margin.
 const CHILD_STACK: usize = 32 * 1024;
 
-/// Starts a child that runs `child` in drinit's memory, on a stack of its own, while
-/// drinit waits; drinit resumes once the child has exec'd or exited (vfork semantics:
-/// `clone(CLONE_VM | CLONE_VFORK)`, as posix_spawn does). No page tables are copied and
-/// no page is copied on write, in the child or after it in drinit: a start ~30 µs faster
-/// than a fork here (1,500 interleaved starts). `child` must make only raw system calls and exec or
-/// exit: it must not return, and it must not move out of what it borrows (drinit still
-/// owns it). Returns the child's pid.
-pub fn spawn_sharing_memory<F: FnMut()>(child: &mut F) -> SysResult<i32> {
+/// Starts a child that runs `child` on a stack of its own and returns its pid. `child`
+/// must make only raw system calls and exec or exit: it must not return, and it must not
+/// move out of what it borrows (drinit still owns it).
+///
+/// `share_memory`: the child runs in drinit's memory while drinit waits; drinit resumes
+/// once the child has exec'd or exited (vfork semantics: `clone(CLONE_VM | CLONE_VFORK)`,
+/// as posix_spawn does). No page tables are copied and no page is copied on write, in the
+/// child or after it in drinit: a start ~30 µs faster than a fork here (1,500 interleaved
+/// starts). Otherwise a fork: the child has a copy of drinit's memory, STACK included,
+/// and drinit goes on at once.
+pub fn spawn_child<F: FnMut()>(child: &mut F, share_memory: bool) -> SysResult<i32> {
     extern "C" fn entry<F: FnMut()>(arg: *mut c_void) -> ! {
-        // SAFETY: `arg` is the `&mut F` below, alive: its owner is suspended until the
-        // child execs or exits.
+        // SAFETY: `arg` is the `&mut F` below, alive: in drinit's memory its owner is
+        // suspended until the child execs or exits; in a copy, nothing else runs there.
         let child = unsafe { &mut *arg.cast::<F>() };
         child();
         exit_now(crate::exit::SYSTEM_ERROR)
@@ -331,14 +336,15 @@ pub fn spawn_sharing_memory<F: FnMut()>(child: &mut F) -> SysResult<i32> {
     // In .bss, not on drinit's stack: only the pages the child touches become resident
     // (a frame this large is probed page by page, which made all 32 KiB resident).
     static mut STACK: [u128; CHILD_STACK / 16] = [0; CHILD_STACK / 16];
-    // SAFETY: one past the end of STACK (16-byte aligned); only a child uses it, one at a
-    // time: drinit is suspended until the child is done with it (exec'd or exited).
+    // SAFETY: one past the end of STACK (16-byte aligned); only a child uses it: one that
+    // shares drinit's memory while drinit is suspended, or its own copy of it.
     let top = unsafe { (&raw mut STACK).cast::<u8>().add(CHILD_STACK) };
-    let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as usize;
-    // SAFETY: see clone_on_stack; CLONE_VFORK keeps this thread (drinit's only one)
-    // suspended while the child runs on STACK with `child`, so nothing else touches
-    // either, and drinit installs no signal handler that could run in the child.
-    let pid = unsafe { clone_on_stack(flags, top, entry::<F>, (child as *mut F).cast()) };
+    let shared = if share_memory { libc::CLONE_VM | libc::CLONE_VFORK } else { 0 };
+    // SAFETY: see clone_on_stack; with CLONE_VM, CLONE_VFORK keeps this thread (drinit's
+    // only one) suspended while the child runs on STACK with `child`, so nothing else
+    // touches either; without it, the child has copies of both. drinit installs no signal
+    // handler that could run in the child.
+    let pid = unsafe { clone_on_stack((shared | libc::SIGCHLD) as usize, top, entry::<F>, (child as *mut F).cast()) };
     if pid < 0 { Err(Errno(-pid as i32)) } else { Ok(pid as i32) }
 }
 
@@ -499,15 +505,16 @@ pub fn environment() -> *const *const c_char {
 
 /// One environment variable, if set. The bytes live as long as the process.
 pub fn getenv(name: &CStr) -> Option<&'static CStr> {
-    // SAFETY: getenv reads a NUL-terminated name; the result points into the environment,
-    // which drinit never changes, so it stays valid.
-    let p = unsafe { libc::getenv(name.as_ptr()) };
-    if p.is_null() {
-        None
-    } else {
-        // SAFETY: non-null results of getenv are NUL-terminated strings.
-        Some(unsafe { CStr::from_ptr(p) })
-    }
+    // Not musl's getenv(): it brings a word-at-a-time strchrnul (size budget).
+    let name = name.to_bytes();
+    let mut found = None;
+    for_each_environment_entry(|entry| {
+        let entry = entry.to_bytes_with_nul();
+        if found.is_none() && entry.get(name.len()) == Some(&b'=') && entry.starts_with(name) {
+            found = entry.get(name.len() + 1..).map(cstr_until_nul);
+        }
+    });
+    found
 }
 
 // ---------------------------------------------------------------------------------------
@@ -865,8 +872,10 @@ pub fn receive_datagram(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
     msg.msg_controllen = control.0.len() as _;
     // MSG_CMSG_CLOEXEC: a passed fd is close-on-exec from its first instant, so not even
     // a fork racing this function could hand it to a child.
+    // Raw: musl's recvmsg() copies the header to zero its padding (zeroed above already)
+    // and converts old timestamps drinit never asks for (size budget).
     // SAFETY: every pointer in `msg` refers to a live local buffer of the stated length.
-    let n = unsafe { libc::recvmsg(fd.raw(), &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
+    let n = unsafe { libc::syscall(libc::SYS_recvmsg, fd.raw(), &mut msg as *mut libc::msghdr, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
         return Err(last_errno());
     }
@@ -875,7 +884,7 @@ pub fn receive_datagram(fd: &Fd, buf: &mut [u8]) -> SysResult<Received> {
     let ancillary = parse_ancillary(written, |passed| {
         // SAFETY: the kernel just installed `passed` in our fd table for us; nothing else
         // knows the number, and it is closed exactly once, here.
-        unsafe { libc::close(passed) };
+        drop(Fd(passed));
     });
     Ok(Received {
         len: n as usize,
@@ -973,7 +982,8 @@ pub fn socket_error(fd: &Fd) -> SysResult<()> {
 pub fn proc_self_pid() -> Option<i32> {
     let mut buf = [0u8; 16];
     // SAFETY: the kernel writes at most buf.len() bytes into `buf`, a valid local.
-    let n = unsafe { libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    // readlinkat: aarch64 has no readlink; raw, as musl's wrapper adds a case drinit avoids.
+    let n = unsafe { libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, c"/proc/self".as_ptr(), buf.as_mut_ptr(), buf.len()) };
     crate::sig::parse_small_number(buf.get(..usize::try_from(n).ok()?)?)
 }
 

@@ -167,3 +167,35 @@ fn stop_signal_option_changes_what_stop_sends() {
     assert!(scratch.read("got").contains("USR2"));
     assert!(!scratch.read("got").contains("TERM"));
 }
+
+/// drinit does not wait for its program's exec (README, "Starting the program"): a restart
+/// whose exec fails is found when the child is reaped, said in the same line as at
+/// start-up, and counts as an exit with 127 against the restart limit.
+#[test]
+fn a_restart_that_cannot_exec_counts_as_an_exit_127() {
+    let scratch = Scratch::new("exec-gone");
+    let program = scratch.script("vanishes.sh", "rm -f \"$0\"\nexit 3");
+    let (code, stderr) = run_to_end(&["--restart", "on-failure", "--max-restarts", "2/60", "--", &program]);
+    assert_eq!(code, 127, "{stderr}");
+    assert!(stderr.contains(&format!("cannot run {program} (ENOENT)")), "{stderr}");
+    assert_eq!(stderr.matches("cannot run").count(), 2, "two restarts, both failed: {stderr}");
+    assert!(!stderr.contains("exited with code 127"), "a failed exec is not the program's exit: {stderr}");
+}
+
+/// A start someone asked for waits for the exec, so the answer says whether it ran.
+#[test]
+fn a_requested_start_that_cannot_exec_fails_and_drinit_stays() {
+    let scratch = Scratch::new("start-gone");
+    let program = scratch.recorder("got", true);
+    let mut init = Init::start(&["--", &program]);
+    assert!(eventually(Duration::from_secs(5), || scratch.read("got").contains("ready")));
+    assert_eq!(code(&init.ctl(&["stop"])), 0);
+    std::fs::remove_file(&program).unwrap();
+    let out = init.ctl(&["start"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(init.is_running(), "{}", init.stderr());
+    let json = init.status_json();
+    assert_eq!(json_string(&json, "state").as_deref(), Some("stopped"), "{json}");
+    assert_eq!(json_number(&json, "last_exit_code"), Some(127), "{json}");
+    assert!(init.stderr().contains(&format!("cannot run {program} (ENOENT)")), "{}", init.stderr());
+}
