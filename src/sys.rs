@@ -505,16 +505,24 @@ pub fn environment() -> *const *const c_char {
 
 /// One environment variable, if set. The bytes live as long as the process.
 pub fn getenv(name: &CStr) -> Option<&'static CStr> {
-    // Not musl's getenv(): it brings a word-at-a-time strchrnul (size budget).
+    // Not musl's getenv(), which brings a word-at-a-time strchrnul (size budget); and no
+    // strlen per entry either: ~25 lookups at start-up, each over the whole environment.
     let name = name.to_bytes();
-    let mut found = None;
-    for_each_environment_entry(|entry| {
-        let entry = entry.to_bytes_with_nul();
-        if found.is_none() && entry.get(name.len()) == Some(&b'=') && entry.starts_with(name) {
-            found = entry.get(name.len() + 1..).map(cstr_until_nul);
+    let mut entry = environment();
+    // SAFETY: `environ` is a NULL-terminated array of NUL-terminated strings, which drinit
+    // never changes. Each entry is read byte by byte only while it matches `name` (which
+    // has no NUL), so never past its NUL; the value after `NAME=` lives as long as the
+    // environment.
+    unsafe {
+        while !entry.is_null() && !(*entry).is_null() {
+            let p = (*entry).cast::<u8>();
+            if name.iter().enumerate().all(|(i, &c)| *p.add(i) == c) && *p.add(name.len()) == b'=' {
+                return Some(CStr::from_ptr(p.add(name.len() + 1).cast()));
+            }
+            entry = entry.add(1);
         }
-    });
-    found
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1146,6 +1154,19 @@ pub fn for_each_environment_entry(mut each: impl FnMut(&'static CStr)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn getenv_matches_the_whole_name_only() {
+        // Only this test touches these variables.
+        std::env::set_var("DRINIT_TEST_GETENVX", "longer name");
+        std::env::set_var("DRINIT_TEST_GETEN", "shorter name");
+        assert_eq!(getenv(c"DRINIT_TEST_GETENV"), None);
+        std::env::set_var("DRINIT_TEST_GETENV", "a=b");
+        assert_eq!(getenv(c"DRINIT_TEST_GETENV"), Some(c"a=b"));
+        std::env::set_var("DRINIT_TEST_GETENV", "");
+        assert_eq!(getenv(c"DRINIT_TEST_GETENV"), Some(c""));
+        assert_eq!(getenv(c"DRINIT_TEST_GETEN"), Some(c"shorter name"));
+    }
 
     /// One cmsghdr record as the kernel lays it out, padded to a word.
     fn record(level: i32, kind: i32, data: &[u8]) -> Vec<u8> {
