@@ -1,10 +1,11 @@
 //! Start + exec of the program, the trap hooks and the exec health probe.
 //!
-//! A hook or the probe runs in drinit's memory until it execs, while drinit waits (vfork
-//! semantics, `sys::spawn_child`): no page tables to copy, no copy-on-write faults on
-//! either side. The program gets a memory of its own instead and drinit does not wait:
-//! a drinit that sleeps until its program has exec'd is, from then on, preempted by the
-//! program on most signals it forwards on a shared CPU (see the README's Benchmarks).
+//! A hook, the probe, or a start a client waits for runs in drinit's memory until it
+//! execs, while drinit waits (vfork semantics, `sys::spawn_child`): no page tables to
+//! copy, no copy-on-write faults on either side. Otherwise the program gets a memory of
+//! its own and drinit does not wait: a drinit that sleeps until its program has exec'd
+//! is, from then on, preempted by the program on most signals it forwards on a shared
+//! CPU (see the README's Benchmarks).
 //! Until exec the child makes only raw, async-signal-safe calls. It reports an exec
 //! failure's errno through a close-on-exec pipe: EOF there means the exec worked.
 
